@@ -1,0 +1,49 @@
+"""How a mistake in the user's input reaches the user: one line, the key or file at fault, what is allowed.
+
+Hydra prints composition errors over several lines, followed by a hint about HYDRA_FULL_ERROR.
+`main.py` lets those exceptions reach it instead and prints `one_line_error(exception)`;
+anything that is not the user's mistake keeps its full traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+class UserError(Exception):
+    """Something the user asked for cannot be done as asked: a bad value, path, file or input."""
+
+
+class ConfigError(UserError, ValueError):
+    """A configuration value outside what its schema allows."""
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0].strip() if text.strip() else ""
+
+
+def one_line_error(error: BaseException) -> str | None:
+    """The one-line message for an error the user caused, or None for a bug (show its traceback)."""
+    from hydra.errors import CompactHydraException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+    if isinstance(error, UserError):
+        return str(error)
+    if isinstance(error, MissingConfigException) and error.options is not None:
+        missing = (error.missing_cfg_file or "").strip("/")
+        group, _, name = missing.rpartition("/")
+        return (f"{group}={name}: no such option; available: {', '.join(sorted(error.options))}"
+                if group else _first_line(str(error)))
+    if isinstance(error, OverrideParseException):
+        return f"cannot parse override: {_first_line(str(error))} (see Hydra's override grammar)"
+    cause = error.__cause__ if isinstance(error, CompactHydraException) else error
+    if isinstance(cause, OmegaConfBaseException) and cause.full_key:
+        message = _first_line(cause.msg or str(cause))
+        schema = getattr(cause, "object_type", None)
+        if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and dataclasses.is_dataclass(schema):
+            allowed = [f.name for f in dataclasses.fields(schema) if not f.name.startswith("_")]
+            message = f"unknown key; allowed: {', '.join(allowed)}"
+        return f"{cause.full_key}: {message}"
+    if isinstance(error, CompactHydraException):
+        return _first_line(str(error))
+    return None

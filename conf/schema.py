@@ -1,0 +1,232 @@
+"""Typed schemas of the configuration, checked before TensorFlow is imported.
+
+Hydra merges every YAML file of `conf/` and every shell override into these dataclasses, so a
+wrong type or an unknown key fails while the configuration is composed. Value ranges
+(`trainer.epochs=0`, `optimizer.lr=-1`) are checked by each dataclass's `__post_init__`, which
+`validate_config` runs. Each model declares its own schema next to its network in `models/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from conf.errors import ConfigError
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+SCHEDULES = ("constant", "cosine")
+STAGES = ("train",)
+MONITORED_METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")
+OPTIMIZED_METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "train_accuracy",
+                     "train_loss")
+
+
+def require(condition: bool, key: str, value: Any, allowed: str) -> None:
+    """Raise ConfigError naming the key, the value given and what is allowed, unless condition holds."""
+    if not condition:
+        raise ConfigError(f"{key}={value!r} is invalid: {allowed}")
+
+
+def require_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    require(value in choices, key, value, f"must be one of {', '.join(choices)}")
+
+
+@dataclass
+class ModelConfig:
+    """What every model's schema holds; a model subclasses it with its own hyper-parameters."""
+
+    _target_: str = "???"
+
+
+@dataclass
+class DatasetConfig:
+    """A classification dataset prepared once into `data/<name>/{train,val,test}/`."""
+
+    name: str = "???"
+    input_shape: list[int] = field(default_factory=list)
+    num_classes: int = 2
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    split_seed: int = 0
+    scale: float = 1.0  # raw values are divided by this in the input pipeline
+
+    def __post_init__(self) -> None:
+        require(bool(self.input_shape) and all(d > 0 for d in self.input_shape),
+                "dataset.input_shape", self.input_shape, "a non-empty list of positive sizes")
+        require(self.num_classes >= 2, "dataset.num_classes", self.num_classes, "must be >= 2")
+        for key in ("val_fraction", "test_fraction"):
+            value = getattr(self, key)
+            require(0 < value < 0.5, f"dataset.{key}", value, "must be in (0, 0.5)")
+        require(self.scale > 0, "dataset.scale", self.scale, "must be > 0")
+
+
+@dataclass
+class SyntheticDatasetConfig(DatasetConfig):
+    """Gaussian clusters around one random prototype per class, generated from `seed`."""
+
+    num_samples: int = 2000
+    noise: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.num_samples >= 10 * self.num_classes, "dataset.num_samples", self.num_samples,
+                f"must be >= 10 x dataset.num_classes ({10 * self.num_classes})")
+        require(self.noise >= 0, "dataset.noise", self.noise, "must be >= 0")
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # used by sgd and rmsprop
+    clipnorm: Optional[float] = None
+    schedule: str = "constant"  # cosine decays lr to lr * min_lr_ratio over trainer.epochs
+    warmup_epochs: int = 0
+    min_lr_ratio: float = 0.0
+
+    def __post_init__(self) -> None:
+        require_choice("optimizer.name", self.name, OPTIMIZERS)
+        require(math.isfinite(self.lr) and self.lr > 0, "optimizer.lr", self.lr, "must be > 0")
+        require(self.weight_decay >= 0, "optimizer.weight_decay", self.weight_decay, "must be >= 0")
+        require(0 <= self.momentum < 1, "optimizer.momentum", self.momentum, "must be in [0, 1)")
+        require(self.clipnorm is None or self.clipnorm > 0, "optimizer.clipnorm", self.clipnorm,
+                "must be > 0 or null")
+        require_choice("optimizer.schedule", self.schedule, SCHEDULES)
+        require(self.warmup_epochs >= 0, "optimizer.warmup_epochs", self.warmup_epochs, "must be >= 0")
+        require(0 <= self.min_lr_ratio <= 1, "optimizer.min_lr_ratio", self.min_lr_ratio,
+                "must be in [0, 1]")
+
+
+@dataclass
+class TrainerConfig:
+    epochs: int = 30
+    batch_size: int = 64
+    keep_checkpoints: Optional[int] = 3  # newest epoch checkpoints kept besides `best`; null keeps all
+    monitor: str = "val_accuracy"  # picks the `best` checkpoint; a name with "loss" is minimised
+    early_stopping_patience: Optional[int] = None
+    deterministic: bool = True  # bit-identical reruns on one machine, at some speed cost
+
+    def __post_init__(self) -> None:
+        require(self.epochs >= 1, "trainer.epochs", self.epochs, "must be >= 1")
+        require(self.batch_size >= 1, "trainer.batch_size", self.batch_size, "must be >= 1")
+        require(self.keep_checkpoints is None or self.keep_checkpoints >= 1, "trainer.keep_checkpoints",
+                self.keep_checkpoints, "must be >= 1, or null to keep every epoch")
+        require_choice("trainer.monitor", self.monitor, MONITORED_METRICS)
+        require(self.early_stopping_patience is None or self.early_stopping_patience >= 1,
+                "trainer.early_stopping_patience", self.early_stopping_patience, "must be >= 1 or null")
+
+
+@dataclass
+class StageConfig:
+    name: str = "train"
+
+    def __post_init__(self) -> None:
+        require_choice("stage.name", self.name, STAGES)
+
+
+@dataclass
+class RunConfig:
+    """The root: one choice per config group plus what belongs to the run itself."""
+
+    model: Any = None
+    dataset: Any = None
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    stage: StageConfig = field(default_factory=StageConfig)
+    seed: Optional[int] = 42  # null draws a seed and records it in the run's config
+    optimized_metric: str = "val_accuracy"  # what main() returns to a sweeper
+    data_dir: str = "data"
+    results_dir: str = "results"
+
+    def __post_init__(self) -> None:
+        require(self.seed is None or 0 <= self.seed < 2**32, "seed", self.seed,
+                "must be in [0, 2**32) or null to draw one")
+        require_choice("optimized_metric", self.optimized_metric, OPTIMIZED_METRICS)
+
+
+GROUPS = ("model", "dataset", "optimizer", "trainer", "stage")
+ROOT_KEYS = tuple(f.name for f in dataclasses.fields(RunConfig))
+
+
+def _check_known_keys(node: DictConfig, prefix: str, allowed: list[str]) -> None:
+    for key in node:
+        require(key in allowed, f"{prefix}{key}", node[key],
+                f"unknown key; allowed: {', '.join(k for k in allowed if not k.startswith('_'))}")
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Raise ConfigError for the first value out of range or key outside its schema.
+
+    Composition already checked types and keys against the schemas; this runs the range checks
+    in each schema's `__post_init__` and catches keys added with `+key=value`, which Hydra lets
+    through.
+    """
+    _check_known_keys(cfg, "", [*ROOT_KEYS, "hydra"])
+    for group in GROUPS:
+        node = cfg[group]
+        schema = OmegaConf.get_type(node)
+        require(dataclasses.is_dataclass(schema), group, OmegaConf.to_container(node),
+                f"conf/{group}/*.yaml must name its schema first in its defaults list (see README)")
+        _check_known_keys(node, f"{group}.", [f.name for f in dataclasses.fields(schema)])
+        OmegaConf.to_object(node)  # runs the schema's __post_init__ range checks
+    RunConfig(**{key: cfg[key] for key in ROOT_KEYS if key not in GROUPS})
+
+
+def unique_dir(path: str) -> str:
+    """`path`, or `path_1`, `path_2`, ...: the first that does not exist yet, created at once.
+
+    Creating it claims it, so two runs started in the same second never share a folder. Hydra
+    caches the resolved value, so one run resolves (and creates) it once.
+    """
+    candidate, suffix = path, 0
+    while True:
+        try:
+            os.makedirs(candidate)
+            return candidate
+        except FileExistsError:
+            suffix += 1
+            candidate = f"{path}_{suffix}"
+
+
+def register_configs() -> None:
+    """Put the schemas into Hydra's ConfigStore, where `conf/config.yaml` and `conf/*/*.yaml` find them.
+
+    The root schema types the optimizer, trainer and stage groups; a model or dataset YAML names
+    its own schema first in its defaults list (`/schema/model/<name>@_here_`), because each model
+    declares different hyper-parameters. Model schemas come from the model registry.
+    """
+    from hydra.core.config_store import ConfigStore
+
+    from models import MODELS
+
+    if not OmegaConf.has_resolver("unique_dir"):
+        OmegaConf.register_new_resolver("unique_dir", unique_dir, use_cache=True)
+    store = ConfigStore.instance()
+    store.store(name="run_schema", node=RunConfig)
+    store.store(group="schema/dataset", name="dataset", node=DatasetConfig)
+    store.store(group="schema/dataset", name="synthetic", node=SyntheticDatasetConfig)
+    for name, model_class in MODELS.items():
+        store.store(group="schema/model", name=name, node=model_class.Config)
+
+
+class ValidateConfig(Callback):
+    """Hydra callback that runs `validate_config` before a job does anything.
+
+    For a single run it fires before the run folder exists, so a bad value leaves nothing behind;
+    in a multirun it fires per job, before the job's task function.
+    """
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        validate_config(config)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.hydra.mode.name == "MULTIRUN":
+            validate_config(config)

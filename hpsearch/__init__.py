@@ -1,0 +1,1 @@
+"""Hyper-parameter search: pure search-space logic here, testable without TensorFlow."""

@@ -1,0 +1,53 @@
+"""Every model of the project: `from models import MLP, CNN`, or by name with `model_class("mlp")`.
+
+A model is a module of this folder that defines a `BaseModel` subclass; its name is the module's
+name, which is also the name of its `conf/model/<name>.yaml`. Dropping in the two files is all
+it takes: this package finds the module, exports its class and registers its config schema.
+Importing it does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from omegaconf import DictConfig
+
+from conf.errors import UserError
+from models.base_model import BaseModel
+
+MODELS: dict[str, type[BaseModel]] = {}
+
+for _module_info in pkgutil.iter_modules(__path__):
+    if _module_info.ispkg or _module_info.name == "base_model":
+        continue
+    _module = importlib.import_module(f"{__name__}.{_module_info.name}")
+    for _value in vars(_module).values():
+        if isinstance(_value, type) and issubclass(_value, BaseModel) and _value.__module__ == _module.__name__:
+            MODELS[_module_info.name] = _value
+            globals()[_value.__name__] = _value
+
+
+def model_class(name: str) -> type[BaseModel]:
+    """The registered model called `name` (its module name, e.g. "mlp")."""
+    if name not in MODELS:
+        raise UserError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}")
+    return MODELS[name]
+
+
+def build_model(config: DictConfig) -> BaseModel:
+    """Instantiate the model whose class `config.model._target_` names, if it is a registered one.
+
+    Only registered classes are built: a configuration may come from someone else's run folder,
+    and must not be able to run arbitrary code through `_target_`.
+    """
+    target = config.model._target_
+    by_target = {f"{cls.__module__}.{cls.__name__}": cls for cls in MODELS.values()}
+    by_target.update({f"models.{cls.__name__}": cls for cls in MODELS.values()})
+    if target not in by_target:
+        raise UserError(f"model._target_={target!r} is not a registered model; allowed: "
+                        f"{', '.join(sorted(by_target))}")
+    return by_target[target](config)
+
+
+__all__ = ["BaseModel", "MODELS", "build_model", "model_class", *(cls.__name__ for cls in MODELS.values())]

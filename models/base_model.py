@@ -1,0 +1,202 @@
+"""The base class every model subclasses: one configuration in, a compiled Keras network out.
+
+After the seed article's basic model, the base owns what all models share: compiling with the
+configured optimizer, fitting with callbacks (checkpoints, TensorBoard, learning-rate schedule),
+evaluating, predicting on a batch or a single element, saving and restoring checkpoints, and
+seeding. A subclass declares its hyper-parameters as a `Config` dataclass and builds its network
+in `build_network`; that is all a new model needs (see `models/mlp.py`).
+
+TensorFlow is imported inside the methods that use it, never when this module is imported: the
+model registry and the configuration checks import every model file, and they must answer in a
+fraction of a second, before TensorFlow's start-up.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from conf.errors import UserError
+from conf.schema import ModelConfig
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def learning_rate_at(epoch: int, optimizer: DictConfig, epochs: int) -> float:
+    """Learning rate for a 0-based epoch: linear warm-up, then constant or cosine decay.
+
+    A pure function of the epoch, so a resumed run continues the schedule exactly.
+    """
+    base = optimizer.lr
+    if epoch < optimizer.warmup_epochs:
+        return base * (epoch + 1) / (optimizer.warmup_epochs + 1)
+    if optimizer.schedule == "constant":
+        return base
+    decay_epochs = max(1, epochs - optimizer.warmup_epochs)
+    progress = min(1.0, (epoch - optimizer.warmup_epochs) / decay_epochs)
+    floor = base * optimizer.min_lr_ratio
+    return floor + (base - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def make_optimizer(optimizer: DictConfig) -> keras.optimizers.Optimizer:
+    import keras
+
+    common = {"learning_rate": optimizer.lr, "clipnorm": optimizer.clipnorm}
+    if optimizer.name == "adam":
+        return keras.optimizers.Adam(**common)
+    if optimizer.name == "adamw":
+        return keras.optimizers.AdamW(weight_decay=optimizer.weight_decay, **common)
+    if optimizer.name == "sgd":
+        return keras.optimizers.SGD(momentum=optimizer.momentum, weight_decay=optimizer.weight_decay or None,
+                                    **common)
+    return keras.optimizers.RMSprop(momentum=optimizer.momentum, **common)
+
+
+class BaseModel:
+    """A classifier built from the run's configuration; subclasses only build the network.
+
+    Example:
+        model = MLP(cfg)                 # cfg: the composed config of `conf/config.yaml`
+        model.fit(train, val, run_dir, steps_per_epoch=20)
+        model.predict(image)             # one element or a batch -> class probabilities
+
+    Class-level hooks:
+        Config: the dataclass of the model's hyper-parameters, registered as its config schema.
+        search_space: hyper-parameter search space in Hydra's sweep grammar
+            (`{"model.dropout": "interval(0.0, 0.5)"}`), used when a search names no params.
+    """
+
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+    search_space: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, config: DictConfig) -> None:
+        import keras
+
+        self.config = config
+        self.hparams = config.model
+        self.input_shape = tuple(config.dataset.input_shape)
+        self.num_classes = config.dataset.num_classes
+        self.network = self.build_network(self.input_shape, self.num_classes)
+        self.network.compile(
+            optimizer=make_optimizer(config.optimizer),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+        # Built now rather than at the first step, so that a checkpoint can restore its state.
+        self.network.optimizer.build(self.network.trainable_variables)
+
+    @classmethod
+    def name(cls) -> str:
+        """The registry name: the model's module, which is also its `conf/model/<name>.yaml`."""
+        return cls.__module__.rsplit(".", 1)[-1]
+
+    def build_network(self, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+        """Return an uncompiled Keras model mapping `input_shape` inputs to `num_classes` logits."""
+        raise NotImplementedError(f"{type(self).__name__} must implement build_network")
+
+    @classmethod
+    def get_random_config(cls, seed: int | None = None) -> dict[str, Any]:
+        """One random draw from `search_space`: the seed article's `get_random_config`."""
+        from hpsearch.search_space import sample_params
+
+        return sample_params(cls.search_space, random.Random(seed))
+
+    @classmethod
+    def best_config(cls, dataset: str) -> dict[str, Any] | None:
+        """The best known overrides for this model on `dataset`, from `conf/best/<model>_<dataset>.yaml`."""
+        path = PROJECT_ROOT / "conf" / "best" / f"{cls.name()}_{dataset}.yaml"
+        return OmegaConf.to_container(OmegaConf.load(path)) if path.exists() else None
+
+    @staticmethod
+    def seed_everything(seed: int, deterministic: bool) -> None:
+        """Seed Python, NumPy and TensorFlow; `deterministic` also makes TensorFlow's kernels repeatable."""
+        import keras
+        import tensorflow as tf
+
+        keras.utils.set_random_seed(seed)
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
+
+    def fit(self, train: tf.data.Dataset, val: tf.data.Dataset, run_dir: Path, steps_per_epoch: int,
+            initial_epoch: int = 0) -> dict[str, list[float]]:
+        """Train up to `trainer.epochs`, writing checkpoints, TensorBoard logs and history into run_dir.
+
+        `train` must yield the batches of every epoch from `initial_epoch` on, one after the other
+        (see `data.pipeline.training_batches`); the per-epoch history is returned.
+        """
+        import keras
+
+        from models.callbacks import EpochLogger, RunCheckpoint
+
+        trainer = self.config.trainer
+        epochs = trainer.epochs
+        callbacks = [
+            keras.callbacks.LearningRateScheduler(
+                lambda epoch, lr: learning_rate_at(epoch, self.config.optimizer, epochs)),
+            RunCheckpoint(run_dir / "checkpoints", monitor=trainer.monitor, keep=trainer.keep_checkpoints),
+            keras.callbacks.TensorBoard(log_dir=str(run_dir), write_graph=False, profile_batch=0),
+            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=initial_epoch > 0),
+            EpochLogger(epochs),
+        ]
+        if trainer.early_stopping_patience:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor=trainer.monitor, mode=monitor_mode(trainer.monitor),
+                patience=trainer.early_stopping_patience))
+        history = self.network.fit(train, validation_data=val, epochs=epochs, initial_epoch=initial_epoch,
+                                   steps_per_epoch=steps_per_epoch, callbacks=callbacks, shuffle=False, verbose=0)
+        return history.history
+
+    def evaluate(self, data: tf.data.Dataset) -> dict[str, float]:
+        results = self.network.evaluate(data, verbose=0, return_dict=True)
+        return {name: float(value) for name, value in results.items()}
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        """Class probabilities for one element (shape `input_shape`) or a batch of them."""
+        import keras
+
+        inputs = np.asarray(inputs, dtype="float32")
+        single = inputs.shape == self.input_shape
+        batch = inputs[None] if single else inputs
+        if batch.shape[1:] != self.input_shape:
+            raise UserError(f"input shape {inputs.shape} does not match the model: expected "
+                            f"{self.input_shape} for one element or (N, {', '.join(map(str, self.input_shape))}) "
+                            "for a batch")
+        probabilities = keras.ops.convert_to_numpy(
+            keras.activations.softmax(self.network.predict(batch, verbose=0)))
+        return probabilities[0] if single else probabilities
+
+    def save_checkpoint(self, path: Path) -> None:
+        """Write weights and optimizer state to `path` (a `.keras` file) atomically."""
+        from models.atomic_files import save_keras_atomically
+
+        save_keras_atomically(self.network, Path(path))
+
+    def load_checkpoint(self, path: Path) -> None:
+        """Restore weights and optimizer state saved by `save_checkpoint` or during `fit`."""
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"checkpoint {path} does not exist")
+        try:
+            self.network.load_weights(str(path))
+        except Exception as error:  # Keras raises many types for a damaged or foreign file
+            raise UserError(f"checkpoint {path} cannot be loaded into {type(self).__name__}: "
+                            f"{str(error).splitlines()[0]}") from error
+
+    def summary(self) -> str:
+        lines: list[str] = []
+        self.network.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+        return "\n".join(lines)
+
+
+def monitor_mode(metric: str) -> str:
+    """'min' for a loss, 'max' for anything else (accuracy)."""
+    return "min" if "loss" in metric else "max"

@@ -1,0 +1,6 @@
+"""Keras callbacks of the training stage, one per file, named after what they do."""
+
+from models.callbacks.epoch_logger import EpochLogger
+from models.callbacks.run_checkpoint import RunCheckpoint
+
+__all__ = ["EpochLogger", "RunCheckpoint"]

@@ -1,0 +1,69 @@
+"""Checkpoints of every epoch in `<run>/checkpoints/`, the newest few kept, plus the best one.
+
+Files: `epoch_<n>.keras` (n counts from 1), `best.keras`, and `state.json` recording the last
+and best epochs. Every file is replaced atomically, and `state.json` is written last, so it only
+ever names checkpoints that are complete.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import keras
+
+from models.atomic_files import replace_atomically, save_keras_atomically, write_json_atomically
+from models.base_model import monitor_mode
+
+EPOCH_FILE = re.compile(r"^epoch_(\d+)\.keras$")
+
+
+def epoch_checkpoints(directory: Path) -> dict[int, Path]:
+    """The complete per-epoch checkpoints in a directory, by epoch number."""
+    if not directory.is_dir():
+        return {}
+    found = (EPOCH_FILE.match(path.name) for path in directory.iterdir())
+    return {int(match.group(1)): directory / match.group(0) for match in found if match}
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """Save the model after every epoch; keep the `keep` newest epochs (None keeps all) and the best.
+
+    Args:
+        directory: where checkpoints go, created if needed.
+        monitor: the epoch metric that decides the best checkpoint (`val_accuracy`, `val_loss`, ...).
+        keep: how many epoch checkpoints to keep besides `best.keras`; None keeps every epoch.
+    """
+
+    def __init__(self, directory: Path, monitor: str = "val_accuracy", keep: int | None = 3) -> None:
+        super().__init__()
+        self.directory = Path(directory)
+        self.monitor = monitor
+        self.keep = keep
+        self.mode = monitor_mode(monitor)
+        state_file = self.directory / "state.json"
+        self.state = json.loads(state_file.read_text()) if state_file.exists() else {}
+
+    def _improved(self, value: float) -> bool:
+        best = self.state.get("best_value")
+        if best is None:
+            return True
+        return value < best if self.mode == "min" else value > best
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        number = epoch + 1
+        epoch_path = self.directory / f"epoch_{number}.keras"
+        save_keras_atomically(self.model, epoch_path)
+        value = (logs or {}).get(self.monitor)
+        if value is not None and self._improved(float(value)):
+            replace_atomically(self.directory / "best.keras",
+                               lambda temporary: shutil.copyfile(epoch_path, temporary), suffix=".keras")
+            self.state.update(best_epoch=number, best_value=float(value), monitor=self.monitor)
+        self.state["last_epoch"] = number
+        write_json_atomically(self.directory / "state.json", self.state)
+        if self.keep is not None:
+            saved = epoch_checkpoints(self.directory)
+            for old in sorted(saved)[:-self.keep]:
+                saved[old].unlink(missing_ok=True)

@@ -1,0 +1,91 @@
+"""What a run folder records so that the run can be repeated: config with its seed, command, versions.
+
+Hydra already writes `.hydra/{config,hydra,overrides}.yaml`; this adds `run.json` (the exact
+command with the seed that was used, software versions, git commit) and, when `seed=null` drew a
+seed, writes that seed into `.hydra/config.yaml`.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import random
+import shlex
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from models.atomic_files import write_json_atomically, write_text_atomically
+
+log = logging.getLogger("run")
+
+PACKAGES = ("tensorflow", "keras", "numpy", "hydra-core", "omegaconf", "optuna", "scikit-learn")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def git_state() -> dict[str, str | bool | None]:
+    """The commit the code came from and whether it had uncommitted changes (None outside git)."""
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                                  timeout=10, check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+    status = git("status", "--porcelain")
+    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(status) if status is not None else None}
+
+
+def start_run(cfg: DictConfig) -> Path:
+    """Fix the run's seed, record how to repeat the run, print the config; returns the run folder."""
+    from rich.console import Console
+
+    hydra = HydraConfig.get()
+    run_dir = Path(hydra.runtime.output_dir)
+    if cfg.seed is None:
+        with open_dict(cfg):
+            cfg.seed = random.SystemRandom().randrange(2**32)
+        if hydra.output_subdir is not None:
+            write_text_atomically(run_dir / hydra.output_subdir / "config.yaml", OmegaConf.to_yaml(cfg))
+    overrides = [o for o in hydra.overrides.task if not o.startswith("seed=")] + [f"seed={cfg.seed}"]
+    write_json_atomically(run_dir / "run.json", {
+        "command": shlex.join(["python", "main.py", *overrides]),
+        "seed": cfg.seed,
+        "versions": package_versions(),
+        "git": git_state(),
+        "host": platform.node(),
+        "argv": sys.argv,
+    })
+    Console(stderr=True).print(config_tree(cfg))
+    log.info("run folder: %s", run_dir)
+    return run_dir
+
+
+def config_tree(cfg: DictConfig):
+    """The config as a rich Tree, one branch per group, for the console at the start of a run."""
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    def add(branch: Tree, node: dict) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                add(branch.add(f"[bold]{key}[/bold]"), value)
+            else:
+                branch.add(f"{key}: [cyan]{escape(repr(value) if isinstance(value, str) else str(value))}[/cyan]")
+
+    tree = Tree("[bold]config[/bold]")
+    add(tree, OmegaConf.to_container(cfg, resolve=True))
+    return tree
