@@ -1,38 +1,74 @@
 """The single entry point: `python main.py model=mlp dataset=digits stage=train` (see README.md).
 
 Hydra composes `conf/config.yaml` with the chosen `model`, `dataset`, `optimizer`, `trainer` and
-`stage` groups and the shell's overrides; `conf.schema.ValidateConfig` checks the result before
-anything runs; `main` dispatches to the stage and returns `optimized_metric` for a sweeper.
+`stage` groups and the shell's overrides, typed by `conf/schema.py`; `main` checks the values,
+dispatches to the stage and returns `optimized_metric` for a sweeper.
 """
 
+import logging
 import os
+import shutil
 import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from conf.errors import one_line_error
-from conf.schema import register_configs
+from conf.errors import ConfigError, UserError, one_line_error
+from conf.schema import register_configs, validate_config
 
 register_configs()
+log = logging.getLogger("main")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     """Run the configured stage; return the metric named by `optimized_metric`."""
-    from models.stages import STAGES  # imports TensorFlow, so only once the config is known good
+    try:
+        try:
+            validate_config(cfg)
+        except ConfigError:
+            discard_unused_run_folder(Path(cfg.results_dir))
+            raise
+        from models.stages import STAGES  # imports TensorFlow, so only once the config is known good
 
-    metrics = STAGES[cfg.stage.name](cfg)
-    return float(metrics[cfg.optimized_metric])
+        metrics = STAGES[cfg.stage.name](cfg)
+    except UserError as error:
+        exit_with_message(str(error))
+    value = float(metrics[cfg.optimized_metric])
+    log.info("%s=%.6g (optimized_metric, returned to the sweeper)", cfg.optimized_metric, value)
+    return value
 
 
-def run_reporting_user_errors() -> int:
-    """Call `main`; a mistake in the user's input becomes one line on stderr and exit status 2.
+def discard_unused_run_folder(results_dir: Path) -> None:
+    """Remove this job's folder, and parents left empty below results_dir, if it holds only
+    what Hydra wrote before the job started: a rejected config leaves no run behind."""
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    if not run_dir.is_dir() or {path.name for path in run_dir.iterdir()} - {".hydra", "main.log"}:
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    if results_dir.resolve() not in run_dir.resolve().parents:
+        return
+    for parent in run_dir.parents:
+        if parent.resolve() == results_dir.resolve() or any(parent.iterdir()):
+            break
+        parent.rmdir()
 
-    Hydra's own reporting spreads such errors over several lines, so it is told to let them
-    through (HYDRA_FULL_ERROR); a user who set that variable still gets full tracebacks.
+
+def exit_with_message(message: str) -> None:
+    """A mistake in the user's input: one line on stderr, exit status 2, no traceback."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def run_reporting_user_errors() -> None:
+    """Call `main`, turning Hydra's multi-line reports of bad overrides into one line.
+
+    Hydra is told to let those exceptions through (HYDRA_FULL_ERROR); a user who set that
+    variable still gets full tracebacks.
     """
     wants_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"
@@ -42,10 +78,8 @@ def run_reporting_user_errors() -> int:
         message = None if wants_traceback else one_line_error(error)
         if message is None:
             raise
-        print(f"error: {message}", file=sys.stderr)
-        return 2
-    return 0
+        exit_with_message(message)
 
 
 if __name__ == "__main__":
-    sys.exit(run_reporting_user_errors())
+    run_reporting_user_errors()

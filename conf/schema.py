@@ -14,7 +14,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from conf.errors import ConfigError
@@ -57,6 +56,9 @@ class DatasetConfig:
     scale: float = 1.0  # raw values are divided by this in the input pipeline
 
     def __post_init__(self) -> None:
+        from data.sources import SOURCES
+
+        require_choice("dataset.name", self.name, tuple(SOURCES))
         require(bool(self.input_shape) and all(d > 0 for d in self.input_shape),
                 "dataset.input_shape", self.input_shape, "a non-empty list of positive sizes")
         require(self.num_classes >= 2, "dataset.num_classes", self.num_classes, "must be >= 2")
@@ -108,7 +110,7 @@ class OptimizerConfig:
 @dataclass
 class TrainerConfig:
     epochs: int = 30
-    batch_size: int = 64
+    batch_size: int = 32
     keep_checkpoints: Optional[int] = 3  # newest epoch checkpoints kept besides `best`; null keeps all
     monitor: str = "val_accuracy"  # picks the `best` checkpoint; a name with "loss" is minimised
     early_stopping_patience: Optional[int] = None
@@ -216,17 +218,3 @@ def register_configs() -> None:
     for name, model_class in MODELS.items():
         store.store(group="schema/model", name=name, node=model_class.Config)
 
-
-class ValidateConfig(Callback):
-    """Hydra callback that runs `validate_config` before a job does anything.
-
-    For a single run it fires before the run folder exists, so a bad value leaves nothing behind;
-    in a multirun it fires per job, before the job's task function.
-    """
-
-    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        validate_config(config)
-
-    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if config.hydra.mode.name == "MULTIRUN":
-            validate_config(config)

@@ -30,9 +30,14 @@ MANIFEST = "manifest.json"
 
 
 def preparation_params(cfg: DictConfig) -> dict:
-    """Every parameter that changes the prepared files: the dataset config minus pipeline settings."""
+    """Every parameter that changes the prepared files.
+
+    `scale` and the exact `input_shape` only change how the pipeline reads the files, so a
+    prepared folder serves `[8, 8, 1]` and `[64]` alike; only the number of values counts.
+    """
     params = OmegaConf.to_container(cfg, resolve=True)
-    params.pop("scale", None)
+    del params["scale"], params["input_shape"]
+    params["values_per_example"] = int(np.prod(cfg.input_shape))
     return params
 
 
@@ -63,16 +68,28 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _check_input_shape(cfg: DictConfig, stored_shape: list[int]) -> None:
+    values = int(np.prod(stored_shape))
+    if values != int(np.prod(cfg.input_shape)):
+        raise ConfigError(f"dataset.input_shape={list(cfg.input_shape)} is invalid: {cfg.name} examples "
+                          f"have {values} values, e.g. {list(stored_shape)} or [{values}]")
+
+
 def _check_prepared(folder: Path, cfg: DictConfig) -> None:
-    manifest_path = folder / MANIFEST
-    if not manifest_path.is_file():
-        raise UserError(f"{folder} exists but has no {MANIFEST}: it was not written by data.prepare; "
-                        f"move it away or run `python -m data.prepare {cfg.name} --force`")
-    recorded = json.loads(manifest_path.read_text()).get("params")
-    if recorded != preparation_params(cfg):
-        raise UserError(f"{folder} was prepared with {recorded}, not with the dataset config "
-                        f"{preparation_params(cfg)}; run `python -m data.prepare {cfg.name} --force` "
-                        "to prepare it again")
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        manifest["stored_shape"], manifest["params"]  # noqa: B018 -- both must be there
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UserError(f"{folder} has no readable {MANIFEST}: it was not written (or was edited) after "
+                        f"data.prepare; run `python -m data.prepare {cfg.name} --force`") from None
+    _check_input_shape(cfg, manifest["stored_shape"])
+    recorded = manifest["params"]
+    wanted = preparation_params(cfg)
+    changed = [f"{key}={wanted.get(key)!r} (prepared: {recorded.get(key)!r})"
+               for key in sorted(set(recorded) | set(wanted)) if recorded.get(key) != wanted.get(key)]
+    if changed:
+        raise UserError(f"{folder} was prepared differently from the dataset config: {', '.join(changed)}; "
+                        f"run `python -m data.prepare {cfg.name} --force` to prepare it again")
 
 
 def prepare_dataset(cfg: DictConfig, data_dir: str | Path, force: bool = False) -> Path:
@@ -87,7 +104,8 @@ def prepare_dataset(cfg: DictConfig, data_dir: str | Path, force: bool = False) 
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        manifest = {"name": cfg.name, "params": preparation_params(cfg), "input_shape": list(x.shape[1:]),
+        _check_input_shape(cfg, list(x.shape[1:]))
+        manifest = {"name": cfg.name, "params": preparation_params(cfg), "stored_shape": list(x.shape[1:]),
                     "num_classes": int(cfg.num_classes), "splits": {}}
         for split, indices in split_indices(y, cfg.val_fraction, cfg.test_fraction, cfg.split_seed).items():
             (staging / split).mkdir()
@@ -110,8 +128,10 @@ def prepare_dataset(cfg: DictConfig, data_dir: str | Path, force: bool = False) 
     return folder
 
 
-def load_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    return np.load(folder / split / "x.npy"), np.load(folder / split / "y.npy")
+def load_split(folder: Path, split: str, input_shape: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """A split's examples reshaped to `input_shape`, and their labels."""
+    x, y = np.load(folder / split / "x.npy"), np.load(folder / split / "y.npy")
+    return x.reshape(len(x), *input_shape), y
 
 
 def dataset_config(name: str) -> DictConfig:

@@ -1,7 +1,8 @@
 """Where each dataset's raw arrays come from: one function per dataset name, none needs a network.
 
-A source returns all examples as `(x, y)`: x of any numeric dtype, shaped `(n, *input_shape)`,
-and y integer class labels. Splitting and writing to disk is `data.prepare`'s job.
+A source returns all examples as `(x, y)`: x of any numeric dtype, shaped `(n, ...)` as the data
+comes, and y integer class labels. Splitting and writing to disk is `data.prepare`'s job; the
+pipeline reshapes examples to `dataset.input_shape`.
 """
 
 from __future__ import annotations
@@ -11,15 +12,6 @@ from typing import Callable
 import numpy as np
 from omegaconf import DictConfig
 
-from conf.errors import ConfigError
-
-
-def _reshape(x: np.ndarray, input_shape: list[int], name: str) -> np.ndarray:
-    size = int(np.prod(x.shape[1:]))
-    if int(np.prod(input_shape)) != size:
-        raise ConfigError(f"dataset.input_shape={list(input_shape)} is invalid: {name} examples have "
-                          f"{size} values, e.g. {list(x.shape[1:])} or [{size}]")
-    return x.reshape(len(x), *input_shape)
 
 
 def load_digits(cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -27,7 +19,7 @@ def load_digits(cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits as sklearn_digits
 
     digits = sklearn_digits()
-    return _reshape(digits.images.astype("uint8"), cfg.input_shape, "digits"), digits.target.astype("int64")
+    return digits.images.astype("uint8"), digits.target.astype("int64")
 
 
 def make_synthetic(cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +32,7 @@ def make_synthetic(cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
     prototypes = rng.normal(size=(cfg.num_classes, features))
     y = rng.permutation(np.arange(cfg.num_samples) % cfg.num_classes)
     x = prototypes[y] + cfg.noise * rng.normal(size=(cfg.num_samples, features))
-    return x.astype("float32").reshape(cfg.num_samples, *cfg.input_shape), y.astype("int64")
+    return x.astype("float32"), y.astype("int64")
 
 
 SOURCES: dict[str, Callable[[DictConfig], tuple[np.ndarray, np.ndarray]]] = {

@@ -69,7 +69,7 @@ def start_run(cfg: DictConfig) -> Path:
         "host": platform.node(),
         "argv": sys.argv,
     })
-    Console(stderr=True).print(config_tree(cfg))
+    Console().print(config_tree(cfg))
     log.info("run folder: %s", run_dir)
     return run_dir
 

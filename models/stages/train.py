@@ -9,7 +9,7 @@ import time
 from omegaconf import DictConfig
 
 from data.pipeline import evaluation_batches, steps_per_epoch, training_batches
-from data.prepare import load_split, prepare_dataset
+from data.prepare import SPLITS, load_split, prepare_dataset
 from models import build_model
 from models.base_model import BaseModel
 from models.atomic_files import write_json_atomically, write_text_atomically
@@ -24,7 +24,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     run_dir = start_run(cfg)
     BaseModel.seed_everything(cfg.seed, cfg.trainer.deterministic)
     folder = prepare_dataset(cfg.dataset, cfg.data_dir)
-    splits = {split: load_split(folder, split) for split in ("train", "val", "test")}
+    splits = {split: load_split(folder, split, cfg.dataset.input_shape) for split in SPLITS}
     batch_size, scale = cfg.trainer.batch_size, cfg.dataset.scale
 
     model = build_model(cfg)
