@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -186,7 +187,10 @@ class BaseModel:
         if not path.is_file():
             raise UserError(f"checkpoint {path} does not exist")
         try:
-            self.network.load_weights(str(path))
+            with warnings.catch_warnings():
+                # Keras only warns when a file lacks some layers, and keeps fresh weights for them.
+                warnings.simplefilter("error")
+                self.network.load_weights(str(path))
         except Exception as error:  # Keras raises many types for a damaged or foreign file
             raise UserError(f"checkpoint {path} cannot be loaded into {type(self).__name__}: "
                             f"{str(error).splitlines()[0]}") from error

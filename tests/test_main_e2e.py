@@ -1,0 +1,113 @@
+"""`python main.py` as a user runs it: run folders, multirun, determinism, adding a model."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import yaml
+
+from tests.conftest import PROJECT_ROOT, read_metrics, run_folders, run_main
+
+FAST = ["trainer.epochs=3", "model.hidden_units=[32]"]
+
+
+def _returned_metric(run_dir) -> float:
+    match = re.search(r"val_accuracy=([0-9.e-]+) \(optimized_metric", (run_dir / "main.log").read_text())
+    assert match, "main.log does not report the returned metric"
+    return float(match.group(1))
+
+
+def test_train_run_folder_holds_everything(tmp_path, digits_data):
+    shutil.copytree(digits_data, tmp_path / "data")
+    result = run_main(tmp_path, *FAST, "seed=null")
+    assert result.returncode == 0, result.stderr
+    [run_dir] = run_folders(tmp_path)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d", run_dir.name)
+    names = {p.name for p in run_dir.iterdir()}
+    assert {".hydra", "main.log", "metrics.json", "run.json", "history.csv", "model_summary.txt",
+            "checkpoints", "train", "validation"} <= names
+    assert list((run_dir / "train").glob("events.out.tfevents.*"))
+    assert list((run_dir / "validation").glob("events.out.tfevents.*"))
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
+        "best.keras", "epoch_1.keras", "epoch_2.keras", "epoch_3.keras", "state.json"]
+
+    metrics = read_metrics(run_dir)
+    assert set(metrics) == {"train", "val", "test", "epochs_run", "best_epoch", "seed", "wall_time_s"}
+    assert metrics["epochs_run"] == 3 and 1 <= metrics["best_epoch"] <= 3
+    assert 0.5 < metrics["val"]["accuracy"] <= 1 and metrics["test"]["loss"] > 0
+    assert abs(_returned_metric(run_dir) - metrics["val"]["accuracy"]) < 1e-5
+
+    # seed=null drew a seed, and the run's config, run.json and metrics.json all record it
+    config = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
+    run = json.loads((run_dir / "run.json").read_text())
+    assert isinstance(config["seed"], int) and config["seed"] == run["seed"] == metrics["seed"]
+    assert run["command"].endswith(f"seed={config['seed']}") and "seed=null" not in run["command"]
+    assert run["versions"]["tensorflow"].startswith("2.")
+    assert "Dense" in (run_dir / "model_summary.txt").read_text()
+    assert "epoch 3/3" in (run_dir / "main.log").read_text()
+    assert "config" in result.stdout and "hidden_units: [32]" in result.stdout  # the printed config tree
+
+
+def test_same_seed_gives_identical_metrics(tmp_path, digits_data):
+    shutil.copytree(digits_data, tmp_path / "data")
+    for _ in range(2):
+        result = run_main(tmp_path, *FAST, "seed=7")
+        assert result.returncode == 0, result.stderr
+    first, second = (read_metrics(run_dir) for run_dir in run_folders(tmp_path))
+    first.pop("wall_time_s"), second.pop("wall_time_s")
+    assert first == second
+    assert first["seed"] == 7
+
+
+def test_multirun_sweeps_every_combination(tmp_path, digits_data):
+    shutil.copytree(digits_data, tmp_path / "data")
+    result = run_main(tmp_path, "-m", "trainer.epochs=1", "model.hidden_units=[16]", "optimizer.lr=1e-3,1e-2")
+    assert result.returncode == 0, result.stderr
+    [sweep_dir] = list((tmp_path / "results" / "multirun").iterdir())
+    assert (sweep_dir / "multirun.yaml").is_file()
+    jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir())
+    assert [p.name for p in jobs] == ["0", "1"]
+    learning_rates = [yaml.safe_load((job / ".hydra" / "config.yaml").read_text())["optimizer"]["lr"] for job in jobs]
+    assert learning_rates == [1e-3, 1e-2]
+    assert all(read_metrics(job)["epochs_run"] == 1 for job in jobs)
+
+
+def test_a_new_model_is_one_python_file_and_one_yaml_file(tmp_path, digits_data):
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT_ROOT, project, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "results", "tests", "__pycache__", "benchmarks", "digits", "synthetic*"))
+    (project / "models" / "logistic.py").write_text('''"""Logistic regression: one Dense layer of logits."""
+from dataclasses import dataclass
+
+from conf.schema import ModelConfig
+from models.base_model import BaseModel
+
+
+@dataclass
+class LogisticConfig(ModelConfig):
+    _target_: str = "models.Logistic"
+    l2: float = 0.0
+
+
+class Logistic(BaseModel):
+    Config = LogisticConfig
+
+    def build_network(self, input_shape, num_classes):
+        import keras
+
+        inputs = keras.Input(input_shape)
+        logits = keras.layers.Dense(num_classes, kernel_regularizer=keras.regularizers.L2(self.hparams.l2))(
+            keras.layers.Flatten()(inputs))
+        return keras.Model(inputs, logits)
+''')
+    (project / "conf" / "model" / "logistic.yaml").write_text(
+        "defaults:\n  - /schema/model/logistic@_here_\n  - _self_\n\n_target_: models.Logistic\nl2: 1.0e-4\n")
+    shutil.copytree(digits_data, tmp_path / "data")
+    result = run_main(tmp_path, "model=logistic", "trainer.epochs=4", "optimizer.lr=0.01", main=project / "main.py")
+    assert result.returncode == 0, result.stderr
+    [run_dir] = run_folders(tmp_path, model="logistic")
+    assert read_metrics(run_dir)["val"]["accuracy"] > 0.8
+    bad = run_main(tmp_path, "model=logistic", "model.l2=abc", main=project / "main.py")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: model.l2: ")

@@ -1,0 +1,94 @@
+"""The model registry, the base model's shared behaviour, and the two models."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conf.errors import UserError
+from models import CNN, MLP, MODELS, BaseModel, build_model, model_class
+from models.base_model import learning_rate_at
+from tests.conftest import compose_config
+
+
+def test_registry_finds_every_model_file():
+    assert MODELS == {"cnn": CNN, "mlp": MLP}
+    assert issubclass(MLP, BaseModel) and MLP.name() == "mlp"
+    assert model_class("cnn") is CNN
+    with pytest.raises(UserError, match="unknown model 'resnet'; known models: cnn, mlp"):
+        model_class("resnet")
+
+
+def test_only_registered_targets_are_built():
+    cfg = compose_config()
+    cfg.model._target_ = "os.system"
+    with pytest.raises(UserError, match="model._target_='os.system' is not a registered model"):
+        build_model(cfg)
+
+
+def test_learning_rate_schedules():
+    cfg = compose_config("optimizer.lr=0.1", "optimizer.schedule=cosine", "optimizer.warmup_epochs=1",
+                         "optimizer.min_lr_ratio=0.1").optimizer
+    assert learning_rate_at(0, cfg, 11) == pytest.approx(0.05)  # warm-up
+    assert learning_rate_at(1, cfg, 11) == pytest.approx(0.1)
+    assert learning_rate_at(6, cfg, 11) == pytest.approx(0.055)  # half-way down the cosine
+    assert learning_rate_at(11, cfg, 11) == pytest.approx(0.01)
+    assert learning_rate_at(5, compose_config("optimizer.lr=0.1").optimizer, 11) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("overrides", [["model=mlp"], ["model=cnn", "model.filters=4", "model.dense_units=8"]])
+def test_predict_single_element_and_batch(overrides):
+    model = build_model(compose_config(*overrides))
+    single = model.predict(np.zeros((8, 8, 1)))
+    batch = model.predict(np.zeros((3, 8, 8, 1)))
+    assert single.shape == (10,) and batch.shape == (3, 10)
+    np.testing.assert_allclose(batch.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(single, batch[0], rtol=1e-5)
+    with pytest.raises(UserError, match=r"input shape \(3, 7\) does not match the model: expected \(8, 8, 1\)"):
+        model.predict(np.zeros((3, 7)))
+
+
+def test_cnn_refuses_flat_inputs():
+    with pytest.raises(UserError, match="model=cnn needs image-shaped inputs"):
+        build_model(compose_config("model=cnn", "dataset.input_shape=[64]"))
+
+
+def test_fit_writes_checkpoints_and_they_restore_weights_and_optimizer(tmp_path, digits_data):
+    from data.pipeline import evaluation_batches, steps_per_epoch, training_batches
+    from data.prepare import load_split
+
+    cfg = compose_config("trainer.epochs=4", "trainer.keep_checkpoints=2", "model.hidden_units=[16]")
+    BaseModel.seed_everything(0, deterministic=True)
+    model = build_model(cfg)
+    x, y = load_split(digits_data / "digits", "train", cfg.dataset.input_shape)
+    val = evaluation_batches(*load_split(digits_data / "digits", "val", cfg.dataset.input_shape), 32, 16.0)
+    history = model.fit(training_batches(x, y, 32, 0, 0, 4, 16.0), val, tmp_path,
+                        steps_per_epoch=steps_per_epoch(len(y), 32))
+    assert len(history["loss"]) == 4 and history["loss"][-1] < history["loss"][0]
+    saved = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert saved == ["best.keras", "epoch_3.keras", "epoch_4.keras", "state.json"]
+    state = json.loads((tmp_path / "checkpoints" / "state.json").read_text())
+    assert state["last_epoch"] == 4 and state["monitor"] == "val_accuracy"
+    assert state["best_value"] == pytest.approx(max(history["val_accuracy"]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints", "history.csv", "train", "validation"]
+
+    restored = build_model(cfg)
+    restored.load_checkpoint(tmp_path / "checkpoints" / "epoch_4.keras")
+    for a, b in zip(model.network.get_weights(), restored.network.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert int(restored.network.optimizer.iterations) == int(model.network.optimizer.iterations) > 0
+    assert restored.evaluate(val) == pytest.approx(model.evaluate(val))
+
+
+def test_missing_or_corrupt_checkpoints_are_user_errors(tmp_path):
+    model = build_model(compose_config("model.hidden_units=[8]"))
+    with pytest.raises(UserError, match="does not exist"):
+        model.load_checkpoint(tmp_path / "nope.keras")
+    (tmp_path / "bad.keras").write_bytes(b"garbage")
+    with pytest.raises(UserError, match="cannot be loaded into MLP"):
+        model.load_checkpoint(tmp_path / "bad.keras")
+    model.save_checkpoint(tmp_path / "good.keras")
+    with pytest.raises(UserError, match="cannot be loaded into CNN"):
+        build_model(compose_config("model=cnn")).load_checkpoint(tmp_path / "good.keras")
