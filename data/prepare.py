@@ -134,8 +134,8 @@ def load_split(folder: Path, split: str, input_shape: list[int]) -> tuple[np.nda
     return x.reshape(len(x), *input_shape), y
 
 
-def dataset_config(name: str) -> DictConfig:
-    """The validated config of `conf/dataset/<name>.yaml`, as a training run would see it."""
+def dataset_config(name: str, overrides: tuple[str, ...] = ()) -> DictConfig:
+    """The validated config of `conf/dataset/<name>.yaml` plus `dataset.*` overrides, as a run sees it."""
     path = CONF_DIR / f"{name}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in CONF_DIR.glob("*.yaml"))
@@ -146,7 +146,7 @@ def dataset_config(name: str) -> DictConfig:
 
     register_configs()
     with initialize_config_dir(str(CONF_DIR.parent), version_base="1.3"):
-        cfg = compose("config", overrides=[f"dataset={name}"])
+        cfg = compose("config", overrides=[f"dataset={name}", *overrides])
     OmegaConf.to_object(cfg.dataset)
     return cfg.dataset
 

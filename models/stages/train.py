@@ -30,10 +30,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model = build_model(cfg)
     write_text_atomically(run_dir / "model_summary.txt", model.summary() + "\n")
     train_x, train_y = splits["train"]
+    fit_started = time.perf_counter()
     history = model.fit(
         training_batches(train_x, train_y, batch_size, cfg.seed, 0, cfg.trainer.epochs, scale),
         evaluation_batches(*splits["val"], batch_size, scale),
         run_dir, steps_per_epoch=steps_per_epoch(len(train_y), batch_size))
+    fit_time = time.perf_counter() - fit_started
 
     model.load_checkpoint(run_dir / "checkpoints" / "best.keras")
     results = {split: model.evaluate(evaluation_batches(x, y, batch_size, scale)) for split, (x, y) in splits.items()}
@@ -42,6 +44,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         "epochs_run": len(history["loss"]),
         "best_epoch": json.loads((run_dir / "checkpoints" / "state.json").read_text())["best_epoch"],
         "seed": cfg.seed,
+        "fit_time_s": round(fit_time, 3),
         "wall_time_s": round(time.perf_counter() - started, 3),
     }
     write_json_atomically(run_dir / "metrics.json", metrics)
