@@ -112,7 +112,7 @@ class TrainerConfig:
     epochs: int = 30
     batch_size: int = 32
     keep_checkpoints: Optional[int] = 3  # newest epoch checkpoints kept besides `best`; null keeps all
-    monitor: str = "val_accuracy"  # picks the `best` checkpoint; a name with "loss" is minimised
+    monitor: str = "val_loss"  # picks the `best` checkpoint; a name with "loss" is minimised
     early_stopping_patience: Optional[int] = None
     deterministic: bool = True  # bit-identical reruns on one machine, at some speed cost
 

@@ -70,8 +70,9 @@ def test_fit_writes_checkpoints_and_they_restore_weights_and_optimizer(tmp_path,
     saved = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert saved == ["best.keras", "epoch_3.keras", "epoch_4.keras", "state.json"]
     state = json.loads((tmp_path / "checkpoints" / "state.json").read_text())
-    assert state["last_epoch"] == 4 and state["monitor"] == "val_accuracy"
-    assert state["best_value"] == pytest.approx(max(history["val_accuracy"]))
+    assert state["last_epoch"] == 4 and state["monitor"] == "val_loss"
+    assert state["best_value"] == pytest.approx(min(history["val_loss"]))
+    assert state["best_epoch"] == 1 + history["val_loss"].index(min(history["val_loss"]))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints", "history.csv", "train", "validation"]
 
     restored = build_model(cfg)

@@ -20,11 +20,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from models.atomic_files import write_json_atomically, write_text_atomically
+from models.base_model import PROJECT_ROOT
 
 log = logging.getLogger("run")
 
 PACKAGES = ("tensorflow", "keras", "numpy", "hydra-core", "omegaconf", "optuna", "scikit-learn")
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def package_versions() -> dict[str, str]:
