@@ -5,19 +5,20 @@ Hydra composes `conf/config.yaml` with the chosen `model`, `dataset`, `optimizer
 dispatches to the stage and returns `optimized_metric` for a sweeper.
 """
 
+import contextlib
 import logging
 import os
 import shutil
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ warnings after start-up
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from conf.errors import ConfigError, UserError, one_line_error
+from conf.errors import UserError, one_line_error
 from conf.schema import register_configs, validate_config
 
 register_configs()
@@ -25,33 +26,53 @@ log = logging.getLogger("main")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> float:
-    """Run the configured stage; return the metric named by `optimized_metric`."""
+def main(cfg: DictConfig) -> float | None:
+    """Run the configured stage; return the metric named by `optimized_metric` (None for infer, export)."""
     try:
-        try:
-            validate_config(cfg)
-        except ConfigError:
-            discard_unused_run_folder(Path(cfg.results_dir))
-            raise
-        from models.stages import STAGES  # imports TensorFlow, so only once the config is known good
+        validate_config(cfg)
+        with native_stderr_silenced():  # TensorFlow's C++ start-up chatter
+            import tensorflow as tf
 
+            from models.stages import STAGES
+
+            tf.config.list_physical_devices()
         metrics = STAGES[cfg.stage.name](cfg)
     except UserError as error:
+        discard_unused_run_folder(Path(cfg.results_dir))
         exit_with_message(str(error))
+    if cfg.optimized_metric not in metrics:  # infer and export measure nothing
+        return None
     value = float(metrics[cfg.optimized_metric])
     log.info("%s=%.6g (optimized_metric, returned to the sweeper)", cfg.optimized_metric, value)
     return value
 
 
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Point file descriptor 2 at /dev/null for the block.
+
+    TensorFlow's C++ runtime prints several lines at import and device discovery, before its
+    log level applies; they would bury the one-line errors and the logs that follow. Python
+    exceptions raised in the block still surface once it ends.
+    """
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def discard_unused_run_folder(results_dir: Path) -> None:
     """Remove this job's folder, and parents left empty below results_dir, if it holds only
-    what Hydra wrote before the job started: a rejected config leaves no run behind."""
+    what Hydra wrote before the job started: a job refused for bad input leaves nothing behind."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     if not run_dir.is_dir() or {path.name for path in run_dir.iterdir()} - {".hydra", "main.log"}:
         return
     shutil.rmtree(run_dir, ignore_errors=True)
-    if results_dir.resolve() not in run_dir.resolve().parents:
-        return
     for parent in run_dir.parents:
         if parent.resolve() == results_dir.resolve() or any(parent.iterdir()):
             break

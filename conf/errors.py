@@ -27,8 +27,11 @@ def one_line_error(error: BaseException) -> str | None:
     from hydra.errors import CompactHydraException, MissingConfigException, OverrideParseException
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-    if isinstance(error, UserError):
-        return str(error)
+    cause: BaseException | None = error
+    while cause is not None:  # e.g. a UserError raised by a resolver, wrapped by OmegaConf and Hydra
+        if isinstance(cause, UserError):
+            return str(cause)
+        cause = cause.__cause__ or cause.__context__
     if isinstance(error, MissingConfigException) and error.options is not None:
         missing = (error.missing_cfg_file or "").strip("/")
         group, _, name = missing.rpartition("/")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -20,7 +19,7 @@ from conf.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine")
-STAGES = ("train",)
+STAGES = ("train", "evaluate", "infer", "export")
 MONITORED_METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")
 OPTIMIZED_METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "train_accuracy",
                      "train_loss")
@@ -144,6 +143,9 @@ class RunConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     stage: StageConfig = field(default_factory=StageConfig)
     seed: Optional[int] = 42  # null draws a seed and records it in the run's config
+    run: Optional[str] = None  # an earlier run's folder, or `latest`: what evaluate/infer/export/resume act on
+    checkpoint: Optional[str] = None  # best, last or epoch_<n> of `run`
+    input: Any = None  # stage=infer: a JSON list, a .npy/.json/.csv file, or - for stdin
     optimized_metric: str = "val_accuracy"  # what main() returns to a sweeper
     data_dir: str = "data"
     results_dir: str = "results"
@@ -182,22 +184,6 @@ def validate_config(cfg: DictConfig) -> None:
     RunConfig(**{key: cfg[key] for key in ROOT_KEYS if key not in GROUPS})
 
 
-def unique_dir(path: str) -> str:
-    """`path`, or `path_1`, `path_2`, ...: the first that does not exist yet, created at once.
-
-    Creating it claims it, so two runs started in the same second never share a folder. Hydra
-    caches the resolved value, so one run resolves (and creates) it once.
-    """
-    candidate, suffix = path, 0
-    while True:
-        try:
-            os.makedirs(candidate)
-            return candidate
-        except FileExistsError:
-            suffix += 1
-            candidate = f"{path}_{suffix}"
-
-
 def register_configs() -> None:
     """Put the schemas into Hydra's ConfigStore, where `conf/config.yaml` and `conf/*/*.yaml` find them.
 
@@ -207,10 +193,10 @@ def register_configs() -> None:
     """
     from hydra.core.config_store import ConfigStore
 
+    from conf.resolvers import register_resolvers
     from models import MODELS
 
-    if not OmegaConf.has_resolver("unique_dir"):
-        OmegaConf.register_new_resolver("unique_dir", unique_dir, use_cache=True)
+    register_resolvers()
     store = ConfigStore.instance()
     store.store(name="run_schema", node=RunConfig)
     store.store(group="schema/dataset", name="dataset", node=DatasetConfig)

@@ -129,21 +129,27 @@ class BaseModel:
 
     def fit(self, train: tf.data.Dataset, val: tf.data.Dataset, run_dir: Path, steps_per_epoch: int,
             initial_epoch: int = 0) -> dict[str, list[float]]:
-        """Train up to `trainer.epochs`, writing checkpoints, TensorBoard logs and history into run_dir.
+        """Train from `initial_epoch` up to `trainer.epochs`, writing checkpoints, TensorBoard logs
+        and history into run_dir.
 
         `train` must yield the batches of every epoch from `initial_epoch` on, one after the other
-        (see `data.pipeline.training_batches`); the per-epoch history is returned.
+        (see `data.pipeline.training_batches`); the history of the epochs run is returned. To
+        continue a run, load its checkpoint first (`load_checkpoint`): weights, optimizer state
+        and, through the schedule, the learning rate carry on.
         """
         import keras
 
-        from models.callbacks import EpochLogger, RunCheckpoint
+        from models.callbacks import EpochLogger, EpochRandomness, RunCheckpoint
 
         trainer = self.config.trainer
         epochs = trainer.epochs
+        # Order matters: the checkpoint of an epoch is complete before its logs are written, so
+        # a run killed in between resumes without logging that epoch twice.
         callbacks = [
             keras.callbacks.LearningRateScheduler(
                 lambda epoch, lr: learning_rate_at(epoch, self.config.optimizer, epochs)),
-            RunCheckpoint(run_dir / "checkpoints", monitor=trainer.monitor, keep=trainer.keep_checkpoints),
+            EpochRandomness(),
+            RunCheckpoint(run_dir, monitor=trainer.monitor, keep=trainer.keep_checkpoints),
             keras.callbacks.TensorBoard(log_dir=str(run_dir), write_graph=False, profile_batch=0),
             keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=initial_epoch > 0),
             EpochLogger(epochs),

@@ -9,7 +9,8 @@ import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
 from conf.errors import ConfigError, one_line_error
-from conf.schema import unique_dir, validate_config
+from conf.resolvers import unique_dir
+from conf.schema import validate_config
 from models.cnn import CNNConfig
 from models.mlp import MLPConfig
 from tests.conftest import PROJECT_ROOT, compose_config
@@ -75,7 +76,7 @@ def test_values_out_of_range_raise_config_error(override, expected):
 @pytest.mark.parametrize(("override", "expected"), [
     ("model=transformer", "model=transformer: no such option; available: cnn, mlp"),
     ("dataset=imagenet", "dataset=imagenet: no such option; available: digits, synthetic"),
-    ("stage=dance", "stage=dance: no such option; available: train"),
+    ("stage=dance", "stage=dance: no such option; available: evaluate, export, infer, train"),
 ])
 def test_unknown_group_options_list_the_available_ones(override, expected):
     with pytest.raises(MissingConfigException) as caught:

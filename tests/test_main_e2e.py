@@ -58,7 +58,7 @@ def test_train_run_folder_holds_everything(tmp_path, digits_data):
     assert run["versions"]["tensorflow"].startswith("2.")
     assert "Dense" in (run_dir / "model_summary.txt").read_text()
     assert "epoch 3/3" in (run_dir / "main.log").read_text()
-    assert "config" in result.stdout and "hidden_units: [32]" in result.stdout  # the printed config tree
+    assert "config" in result.stderr and "hidden_units: [32]" in result.stderr  # the printed config tree
 
     # README's "Using a trained model from Python": the best checkpoint reproduces the test accuracy
     from omegaconf import OmegaConf

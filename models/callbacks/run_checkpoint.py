@@ -2,49 +2,39 @@
 
 Files: `epoch_<n>.keras` (n counts from 1), `best.keras`, and `state.json` recording the last
 and best epochs. Every file is replaced atomically, and `state.json` is written last, so it only
-ever names checkpoints that are complete.
+ever names checkpoints that are complete: a run killed at any moment resumes from `last`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 from pathlib import Path
 
 import keras
 
+from conf.run_folder import CHECKPOINTS, checkpoint_state, epoch_checkpoints
 from models.atomic_files import replace_atomically, save_keras_atomically, write_json_atomically
 from models.base_model import monitor_mode
-
-EPOCH_FILE = re.compile(r"^epoch_(\d+)\.keras$")
-
-
-def epoch_checkpoints(directory: Path) -> dict[int, Path]:
-    """The complete per-epoch checkpoints in a directory, by epoch number."""
-    if not directory.is_dir():
-        return {}
-    found = (EPOCH_FILE.match(path.name) for path in directory.iterdir())
-    return {int(match.group(1)): directory / match.group(0) for match in found if match}
 
 
 class RunCheckpoint(keras.callbacks.Callback):
     """Save the model after every epoch; keep the `keep` newest epochs (None keeps all) and the best.
 
     Args:
-        directory: where checkpoints go, created if needed.
-        monitor: the epoch metric that decides the best checkpoint (`val_accuracy`, `val_loss`, ...).
+        run_dir: the run folder; checkpoints go to its `checkpoints/`, which continues where an
+            earlier, interrupted fit of the same run left it.
+        monitor: the epoch metric that decides the best checkpoint (`val_loss`, `val_accuracy`, ...).
         keep: how many epoch checkpoints to keep besides `best.keras`; None keeps every epoch.
     """
 
-    def __init__(self, directory: Path, monitor: str = "val_accuracy", keep: int | None = 3) -> None:
+    def __init__(self, run_dir: Path, monitor: str = "val_loss", keep: int | None = 3) -> None:
         super().__init__()
-        self.directory = Path(directory)
+        self.run_dir = Path(run_dir)
+        self.directory = self.run_dir / CHECKPOINTS
         self.monitor = monitor
         self.keep = keep
         self.mode = monitor_mode(monitor)
-        state_file = self.directory / "state.json"
-        self.state = json.loads(state_file.read_text()) if state_file.exists() else {}
+        self.state = checkpoint_state(self.run_dir)
 
     def _improved(self, value: float) -> bool:
         best = self.state.get("best_value")
@@ -64,6 +54,6 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.state["last_epoch"] = number
         write_json_atomically(self.directory / "state.json", self.state)
         if self.keep is not None:
-            saved = epoch_checkpoints(self.directory)
+            saved = epoch_checkpoints(self.run_dir)
             for old in sorted(saved)[:-self.keep]:
                 saved[old].unlink(missing_ok=True)

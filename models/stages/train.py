@@ -1,54 +1,128 @@
-"""The training stage: seed, prepare the data, build the model, fit, evaluate the best checkpoint, record it all."""
+"""The training stage: a fresh run, the resumption of an interrupted one, or a branch from a checkpoint.
+
+    python main.py                                         # fresh: a new run folder
+    python main.py run=<run>                               # resume <run> in place from its last checkpoint
+    python main.py run=<run> checkpoint=epoch_3 trainer.epochs=20   # branch: a new run from epoch 3
+
+Each then seeds, prepares the data, builds the model, fits, evaluates the best checkpoint on every
+split and writes `metrics.json`.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
-from omegaconf import DictConfig
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf
 
+from conf.errors import UserError
+from conf.run_folder import checkpoint_state, epoch_checkpoints, load_run_config, resolve_checkpoint, target_run
+from conf.schema import GROUPS, validate_config
 from data.pipeline import evaluation_batches, steps_per_epoch, training_batches
 from data.prepare import SPLITS, load_split, prepare_dataset
 from models import build_model
-from models.base_model import BaseModel
 from models.atomic_files import write_json_atomically, write_text_atomically
-from models.stages.run_folder import start_run
+from models.base_model import BaseModel
+from models.stages.run_record import start_run
 
 log = logging.getLogger("train")
 
+# Overrides that say which run to act on, not how it is configured.
+ADDRESSING_KEYS = ("stage", "run", "checkpoint", "data_dir", "results_dir")
+
+
+@dataclass
+class TrainingPlan:
+    config: DictConfig  # what the run is configured with
+    run_dir: Path  # where checkpoints, logs and metrics go
+    first_epoch: int  # epochs already trained (0-based index of the next one)
+    start_from: Path | None  # checkpoint to load before fitting
+
+
+def value_overrides(cfg: DictConfig) -> list:
+    """The command line's overrides that change configuration values (Hydra's parsed Override objects)."""
+    parsed = OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task))
+    return [o for o in parsed if o.key_or_group.split(".")[0] not in ADDRESSING_KEYS]
+
+
+def plan_training(cfg: DictConfig) -> TrainingPlan:
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    if cfg.run is None:
+        return TrainingPlan(cfg, output_dir, 0, None)
+    parent = target_run(cfg)
+    config = load_run_config(parent)
+    changes = value_overrides(cfg)
+    if cfg.checkpoint is None:  # resume in place
+        if changes:
+            raise UserError(f"resuming continues {parent} as it was configured, so "
+                            f"{changes[0].input_line} cannot apply; branch a new run instead: "
+                            f"run={parent} checkpoint=last {' '.join(o.input_line for o in changes)}")
+        last = checkpoint_state(parent).get("last_epoch", 0)
+        return TrainingPlan(config, parent, last, epoch_checkpoints(parent).get(last))
+    path, epoch = resolve_checkpoint(parent, cfg.checkpoint)
+    for override in changes:
+        if override.key_or_group in GROUPS:
+            raise UserError(f"a branch keeps its parent's {override.key_or_group}; {override.input_line} "
+                            f"cannot apply (start a fresh run instead)")
+        OmegaConf.update(config, override.key_or_group, override.value(), merge=False)
+    config.run, config.checkpoint = str(parent), cfg.checkpoint
+    validate_config(config)
+    if epoch >= config.trainer.epochs:
+        raise UserError(f"checkpoint={cfg.checkpoint} is epoch {epoch} and trainer.epochs={config.trainer.epochs}: "
+                        f"nothing left to train; set trainer.epochs above {epoch}")
+    return TrainingPlan(config, output_dir, epoch, path)
+
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Train `cfg.model` on `cfg.dataset`; returns flat metrics such as `val_accuracy`, `test_loss`."""
+    """Train as `plan_training` decides; returns flat metrics such as `val_accuracy`, `test_loss`."""
     started = time.perf_counter()
-    run_dir = start_run(cfg)
-    BaseModel.seed_everything(cfg.seed, cfg.trainer.deterministic)
-    folder = prepare_dataset(cfg.dataset, cfg.data_dir)
-    splits = {split: load_split(folder, split, cfg.dataset.input_shape) for split in SPLITS}
-    batch_size, scale = cfg.trainer.batch_size, cfg.dataset.scale
+    plan = plan_training(cfg)
+    config, run_dir = plan.config, plan.run_dir
+    start_run(config)
+    BaseModel.seed_everything(config.seed, config.trainer.deterministic)
+    folder = prepare_dataset(config.dataset, cfg.data_dir)
+    splits = {split: load_split(folder, split, config.dataset.input_shape) for split in SPLITS}
+    batch_size, scale = config.trainer.batch_size, config.dataset.scale
 
-    model = build_model(cfg)
+    model = build_model(config)
     write_text_atomically(run_dir / "model_summary.txt", model.summary() + "\n")
-    train_x, train_y = splits["train"]
     fit_started = time.perf_counter()
-    history = model.fit(
-        training_batches(train_x, train_y, batch_size, cfg.seed, 0, cfg.trainer.epochs, scale),
-        evaluation_batches(*splits["val"], batch_size, scale),
-        run_dir, steps_per_epoch=steps_per_epoch(len(train_y), batch_size))
+    if plan.start_from is not None:
+        model.load_checkpoint(plan.start_from)
+        log.info("continuing from %s (epoch %d)", plan.start_from, plan.first_epoch)
+    if plan.first_epoch < config.trainer.epochs:
+        train_x, train_y = splits["train"]
+        model.fit(
+            training_batches(train_x, train_y, batch_size, config.seed, plan.first_epoch, config.trainer.epochs,
+                             scale),
+            evaluation_batches(*splits["val"], batch_size, scale),
+            run_dir, steps_per_epoch=steps_per_epoch(len(train_y), batch_size), initial_epoch=plan.first_epoch)
     fit_time = time.perf_counter() - fit_started
 
-    model.load_checkpoint(run_dir / "checkpoints" / "best.keras")
+    state = checkpoint_state(run_dir)
+    best_path, best_epoch = resolve_checkpoint(run_dir, "best")
+    model.load_checkpoint(best_path)
     results = {split: model.evaluate(evaluation_batches(x, y, batch_size, scale)) for split, (x, y) in splits.items()}
     metrics = {
         **results,
-        "epochs_run": len(history["loss"]),
-        "best_epoch": json.loads((run_dir / "checkpoints" / "state.json").read_text())["best_epoch"],
-        "seed": cfg.seed,
+        "epochs_run": state["last_epoch"],
+        "best_epoch": best_epoch,
+        "seed": config.seed,
         "fit_time_s": round(fit_time, 3),
         "wall_time_s": round(time.perf_counter() - started, 3),
     }
     write_json_atomically(run_dir / "metrics.json", metrics)
-    flat = {f"{split}_{name}": value for split, values in results.items() for name, value in values.items()}
-    log.info("best epoch %d: %s", metrics["best_epoch"],
-             " ".join(f"{name}={value:.4f}" for name, value in sorted(flat.items())))
+    flat = flat_metrics(results)
+    log.info("best epoch %d: %s", best_epoch, " ".join(f"{name}={value:.4f}" for name, value in sorted(flat.items())))
     return flat
+
+
+def flat_metrics(results: dict[str, dict[str, float]]) -> dict[str, float]:
+    """{"val": {"accuracy": a}} -> {"val_accuracy": a}: the names `optimized_metric` uses."""
+    return {f"{split}_{name}": value for split, values in results.items() for name, value in values.items()}
+
+

@@ -1,8 +1,9 @@
 """What a run folder records so that the run can be repeated: config with its seed, command, versions.
 
 Hydra already writes `.hydra/{config,hydra,overrides}.yaml`; this adds `run.json` (the exact
-command with the seed that was used, software versions, git commit) and, when `seed=null` drew a
-seed, writes that seed into `.hydra/config.yaml`.
+command with the seed that was used, software versions, git commit) and replaces Hydra's
+`.hydra/config.yaml` with the config the job really runs: with the seed that `seed=null` drew, and
+for a resumed or branched run, the parent's config with the command line's changes.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def git_state() -> dict[str, str | bool | None]:
 
 
 def start_run(cfg: DictConfig) -> Path:
-    """Fix the run's seed, record how to repeat the run, print the config; returns the run folder."""
+    """Fix the job's seed, record its config and how to repeat it, print the config; returns the job folder."""
     from rich.console import Console
 
     hydra = HydraConfig.get()
@@ -58,8 +59,8 @@ def start_run(cfg: DictConfig) -> Path:
     if cfg.seed is None:
         with open_dict(cfg):
             cfg.seed = random.SystemRandom().randrange(2**32)
-        if hydra.output_subdir is not None:
-            write_text_atomically(run_dir / hydra.output_subdir / "config.yaml", OmegaConf.to_yaml(cfg))
+    if hydra.output_subdir is not None:
+        write_text_atomically(run_dir / hydra.output_subdir / "config.yaml", OmegaConf.to_yaml(cfg))
     overrides = [o for o in hydra.overrides.task if not o.startswith("seed=")] + [f"seed={cfg.seed}"]
     write_json_atomically(run_dir / "run.json", {
         "command": shlex.join(["python", "main.py", *overrides]),
@@ -69,8 +70,8 @@ def start_run(cfg: DictConfig) -> Path:
         "host": platform.node(),
         "argv": sys.argv,
     })
-    Console().print(config_tree(cfg))
-    log.info("run folder: %s", run_dir)
+    Console(stderr=True).print(config_tree(cfg))
+    log.info("job folder: %s", run_dir)
     return run_dir
 
 

@@ -1,0 +1,59 @@
+"""The export stage: a trained run's checkpoint as a TensorFlow SavedModel for serving.
+
+    python main.py stage=export run=<run> [checkpoint=epoch_3]
+
+Writes `<run>/export/<time>/saved_model/` with one serving signature, `serving_default`: input
+`inputs`, float32 `(batch, *input_shape)` in the dataset's raw units (the model's normalisation is
+inside); outputs `probabilities` `(batch, classes)` and `class` `(batch,)`. Load it with
+`tf.saved_model.load(path).signatures["serving_default"](inputs=...)`, without this project.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from conf.run_folder import load_run_config, resolve_checkpoint, target_run
+from models.stages.loading import load_trained_model
+
+SIGNATURE = "serving_default"
+
+
+def export(cfg: DictConfig) -> dict[str, float]:
+    import keras
+    import tensorflow as tf
+
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)  # not "Assets written to <staging folder>"
+
+    run_dir = target_run(cfg)
+    config = load_run_config(run_dir)
+    checkpoint = cfg.checkpoint or "best"
+    path, epoch = resolve_checkpoint(run_dir, checkpoint)
+    network = load_trained_model(config, path).network
+    scale = float(config.dataset.scale)
+
+    def serve(inputs):
+        probabilities = keras.activations.softmax(network(inputs / scale, training=False))
+        return {"probabilities": probabilities, "class": tf.argmax(probabilities, axis=-1)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(network)
+    archive.add_endpoint(SIGNATURE, serve, input_signature=[
+        tf.TensorSpec((None, *config.dataset.input_shape), tf.float32, name="inputs")])
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    destination = output_dir / "saved_model"
+    staging = Path(tempfile.mkdtemp(prefix=".saved_model.", dir=output_dir))
+    try:
+        archive.write_out(str(staging / "saved_model"), verbose=False)
+        (staging / "saved_model").rename(destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(json.dumps({"run": str(run_dir), "checkpoint": checkpoint, "epoch": epoch,
+                      "saved_model": str(destination), "signature": SIGNATURE}), flush=True)
+    return {}

@@ -1,0 +1,107 @@
+"""The infer stage: predictions of a trained run for one element or a batch, from the shell.
+
+    python main.py stage=infer run=<run> input='[[0,0,5,13,9,1,0,0, ...]]'   # a JSON list
+    python main.py stage=infer run=<run> input=samples.npy                     # or .json, .csv
+    cat samples.json | python main.py stage=infer run=<run> input=-            # stdin: JSON or CSV
+
+Input values are in the dataset's raw units (digits: 0 to 16), as in its prepared files; an
+element is shaped like `dataset.input_shape` or is the same values flat. Prints one JSON line
+(predicted class and class probabilities per element) and keeps it in `<run>/infer/<time>/`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from conf.errors import UserError
+from conf.run_folder import load_run_config, resolve_checkpoint, target_run
+from models.atomic_files import write_json_atomically
+from models.stages.loading import load_trained_model
+
+FILE_SUFFIXES = (".npy", ".json", ".csv")
+
+
+def _parse_text(text: str, source: str) -> Any:
+    """JSON if it parses as JSON, else comma-separated rows of numbers."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2)
+    except ValueError:
+        raise UserError(f"{source} is neither JSON nor comma-separated numbers") from None
+
+
+def read_input(value: Any) -> Any:
+    """The raw data behind `input=`: a list given inline, a file, or stdin."""
+    if value is None:
+        raise UserError("stage=infer needs input=: a JSON list, a .npy/.json/.csv file, or - for stdin")
+    if isinstance(value, ListConfig):
+        return OmegaConf.to_container(value)
+    if not isinstance(value, str):
+        return value
+    if value == "-":
+        return _parse_text(sys.stdin.read(), "input=- (stdin)")
+    path = Path(value)
+    if path.suffix in FILE_SUFFIXES:
+        if not path.is_file():
+            raise UserError(f"input={value}: no such file")
+        if path.suffix == ".npy":
+            try:
+                return np.load(path, allow_pickle=False)
+            except ValueError as error:
+                raise UserError(f"input={value} is not a readable .npy file: {error}") from None
+        return _parse_text(path.read_text(), f"input={value}")
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise UserError(f"input={value!r} is not a JSON list nor a {'/'.join(FILE_SUFFIXES)} file "
+                        "(nor - for stdin)") from None
+
+
+def as_batch(data: Any, input_shape: tuple[int, ...]) -> np.ndarray:
+    """The input as a float batch `(N, *input_shape)`, or a UserError naming the expected shape."""
+    size = int(np.prod(input_shape))
+    expected = f"elements of shape {list(input_shape)} (or {size} values each): one element or a list of them"
+    try:
+        array = np.asarray(data, dtype="float64")
+    except (ValueError, TypeError):
+        raise UserError(f"input must hold numbers only, in a regular nested list; the model takes {expected}") from None
+    if array.size == 0:
+        raise UserError(f"input is empty; the model takes {expected}")
+    if not np.isfinite(array).all():
+        raise UserError("input holds NaN or infinite values")
+    element_shapes = {tuple(input_shape), (size,), tuple(d for d in input_shape if d != 1)}
+    if array.shape in element_shapes:
+        array = array[None]
+    elif array.shape[1:] not in element_shapes:
+        raise UserError(f"input has shape {list(array.shape)}; the model takes {expected}")
+    return array.reshape(len(array), *input_shape)
+
+
+def infer(cfg: DictConfig) -> dict[str, float]:
+    run_dir = target_run(cfg)
+    config = load_run_config(run_dir)
+    checkpoint = cfg.checkpoint or "best"
+    path, epoch = resolve_checkpoint(run_dir, checkpoint)
+    batch = as_batch(read_input(cfg.input), tuple(config.dataset.input_shape))
+    probabilities = load_trained_model(config, path).predict(batch / config.dataset.scale)
+    report = {
+        "run": str(run_dir),
+        "checkpoint": checkpoint,
+        "epoch": epoch,
+        "predictions": [{"class": int(p.argmax()), "probabilities": [round(float(v), 6) for v in p]}
+                        for p in probabilities],
+    }
+    write_json_atomically(Path(HydraConfig.get().runtime.output_dir) / "predictions.json", report)
+    print(json.dumps(report), flush=True)
+    return {}
