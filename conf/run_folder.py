@@ -11,10 +11,11 @@ import json
 import re
 from pathlib import Path
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from conf.errors import UserError
+from conf.errors import ConfigError, UserError
 
 CHECKPOINTS = "checkpoints"
 EPOCH_FILE = re.compile(r"^epoch_(\d+)\.keras$")
@@ -68,14 +69,16 @@ def load_run_config(run_dir: Path) -> DictConfig:
             raise UserError(f"{path}: model._target_={target!r} is not a registered model; allowed: "
                             f"{', '.join(sorted(schemas))}")
         dataset_schema = SyntheticDatasetConfig if saved.dataset.name == "synthetic" else DatasetConfig
-        typed = OmegaConf.merge(OmegaConf.structured(RunConfig), saved)
-        typed.model = OmegaConf.merge(OmegaConf.structured(schemas[target]), saved.model)
-        typed.dataset = OmegaConf.merge(OmegaConf.structured(dataset_schema), saved.dataset)
+        schema = OmegaConf.structured(RunConfig)
+        schema.model, schema.dataset = OmegaConf.structured(schemas[target]), OmegaConf.structured(dataset_schema)
+        typed = OmegaConf.merge(schema, saved)
         for group in ("model", "dataset", "optimizer", "trainer", "stage"):
             OmegaConf.to_object(typed[group])
+    except ConfigError as error:
+        raise UserError(f"{path} is not a valid run config: {error}") from None
     except UserError:
         raise
-    except (OSError, ValueError, OmegaConfBaseException) as error:
+    except (OSError, ValueError, AttributeError, yaml.YAMLError, OmegaConfBaseException) as error:
         key = getattr(error, "full_key", None)
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"{path} is not a valid run config: {f'{key}: ' if key else ''}{detail}") from None

@@ -1,0 +1,179 @@
+"""evaluate, infer, export, resume and branch through `python main.py`, on a tiny run made once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests.conftest import MAIN, read_metrics, run_folders, run_main
+
+TINY = ["trainer.epochs=3", "model.hidden_units=[32]", "trainer.keep_checkpoints=null"]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, digits_data):
+    """A folder with prepared digits and one finished run (every epoch's checkpoint kept)."""
+    work = tmp_path_factory.mktemp("stages")
+    shutil.copytree(digits_data, work / "data")
+    result = run_main(work, *TINY)
+    assert result.returncode == 0, result.stderr
+    return work
+
+
+@pytest.fixture(scope="module")
+def trained_run(workdir):
+    [run_dir] = run_folders(workdir)
+    return run_dir
+
+
+def _json_stdout(result):
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _fingerprint(folder):
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_evaluate_best_and_an_earlier_epoch_without_overwriting(workdir, trained_run):
+    best = _json_stdout(run_main(workdir, "stage=evaluate", "run=latest"))
+    assert best["checkpoint"] == "best" and best["run"] == str(trained_run.resolve())
+    assert best["test"]["accuracy"] == pytest.approx(read_metrics(trained_run)["test"]["accuracy"], abs=1e-6)
+    early = _json_stdout(run_main(workdir, "stage=evaluate", f"run={trained_run}", "checkpoint=epoch_1"))
+    assert early["epoch"] == 1 and early["test"]["loss"] != best["test"]["loss"]
+    saved = sorted((trained_run / "evaluate").glob("*/metrics.json"))
+    assert [json.loads(p.read_text())["checkpoint"] for p in saved] == ["best", "epoch_1"]
+
+
+def test_infer_from_the_shell_a_file_and_stdin(workdir, trained_run):
+    from data.prepare import load_split
+
+    x, y = load_split(workdir / "data" / "digits", "test", [64])
+    inline = _json_stdout(run_main(workdir, "stage=infer", "run=latest", f"input={json.dumps(x[:1].tolist())}"))
+    [prediction] = inline["predictions"]
+    assert len(prediction["probabilities"]) == 10 and sum(prediction["probabilities"]) == pytest.approx(1, abs=1e-4)
+    assert prediction["class"] == int(np.argmax(prediction["probabilities"]))
+    np.save(workdir / "batch.npy", x[:5].reshape(5, 8, 8))
+    from_file = _json_stdout(run_main(workdir, "stage=infer", "run=latest", "input=batch.npy", "checkpoint=epoch_2"))
+    assert len(from_file["predictions"]) == 5 and from_file["epoch"] == 2
+    piped = subprocess.run([sys.executable, str(MAIN), "stage=infer", "run=latest", "input=-"], cwd=workdir,
+                           input=json.dumps(x[:1].tolist()), capture_output=True, text=True)
+    assert _json_stdout(piped)["predictions"] == inline["predictions"]
+    assert len(list((trained_run / "infer").glob("*/predictions.json"))) == 3
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["input=[1,2,3]"], "error: input has shape [3]; the model takes elements of shape [8, 8, 1] (or 64 values each)"),
+    (["input=[[a,b]]"], "error: input must hold numbers only"),
+    (["input=[0]", "checkpoint=epoch_7"], "error: checkpoint=epoch_7: not in "),
+])
+def test_infer_bad_input_is_one_line(workdir, trained_run, args, expected):
+    before = sorted(p.name for p in (trained_run / "infer").iterdir()) if (trained_run / "infer").exists() else []
+    result = run_main(workdir, "stage=infer", "run=latest", *args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()] and result.stderr.startswith(expected)
+    after = sorted(p.name for p in (trained_run / "infer").iterdir()) if (trained_run / "infer").exists() else []
+    assert after == before  # a refused job leaves no folder
+
+
+def test_export_reloads_in_a_fresh_process_with_the_same_predictions(workdir, trained_run):
+    report = _json_stdout(run_main(workdir, "stage=export", "run=latest"))
+    assert report["signature"] == "serving_default"
+    from conf.run_folder import load_run_config
+    from data.prepare import load_split
+    from models.stages.loading import load_trained_model
+
+    x, _ = load_split(workdir / "data" / "digits", "test", [8, 8, 1])
+    np.save(workdir / "export_input.npy", x[:7].astype("float32"))
+    code = ("import json, sys, numpy as np, tensorflow as tf; "
+            "serve = tf.saved_model.load(sys.argv[1]).signatures['serving_default']; "
+            "out = serve(inputs=tf.constant(np.load(sys.argv[2]))); "
+            "print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}))")
+    served = subprocess.run([sys.executable, "-c", code, report["saved_model"], str(workdir / "export_input.npy")],
+                            capture_output=True, text=True)
+    assert served.returncode == 0, served.stderr
+    outputs = json.loads(served.stdout.strip().splitlines()[-1])
+    config = load_run_config(trained_run)
+    expected = load_trained_model(config, trained_run / "checkpoints" / "best.keras").predict(x[:7] / 16.0)
+    np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)
+    assert outputs["class"] == expected.argmax(axis=1).tolist()
+
+
+def test_corrupt_checkpoint_and_foreign_target_are_refused(workdir, trained_run, tmp_path):
+    broken = tmp_path / "broken_run"
+    shutil.copytree(trained_run, broken, ignore=shutil.ignore_patterns("evaluate", "infer", "export"))
+    (broken / "checkpoints" / "best.keras").write_bytes(b"not a zip file")
+    result = run_main(workdir, "stage=evaluate", f"run={broken}")
+    assert result.returncode == 2 and result.stderr.startswith(f"error: checkpoint {broken}/checkpoints/best.keras "
+                                                               "cannot be loaded into MLP")
+    config = broken / ".hydra" / "config.yaml"
+    config.write_text(config.read_text().replace("_target_: models.MLP", "_target_: subprocess.call"))
+    result = run_main(workdir, "stage=evaluate", f"run={broken}", "checkpoint=epoch_1")
+    assert result.returncode == 2
+    assert "model._target_='subprocess.call' is not a registered model" in result.stderr
+    result = run_main(workdir, "stage=evaluate", f"run={tmp_path}")
+    assert result.returncode == 2 and "is not a run folder" in result.stderr
+    result = run_main(workdir, "stage=export")
+    assert result.stderr.strip() == "error: stage=export acts on a trained run: add run=<run folder> or run=latest"
+
+
+def test_branch_from_an_epoch_is_a_new_run_that_leaves_the_parent_alone(workdir, trained_run):
+    parent = _fingerprint(trained_run / "checkpoints") | {"metrics": _fingerprint(trained_run)["metrics.json"]}
+    result = run_main(workdir, f"run={trained_run}", "checkpoint=epoch_2", "trainer.epochs=4", "optimizer.lr=0.01")
+    assert result.returncode == 0, result.stderr
+    branch = max(run_folders(workdir))
+    assert branch != trained_run
+    assert (_fingerprint(trained_run / "checkpoints") | {"metrics": _fingerprint(trained_run)["metrics.json"]}) == parent
+    import yaml
+
+    config = yaml.safe_load((branch / ".hydra" / "config.yaml").read_text())
+    assert config["run"] == str(trained_run.resolve()) and config["checkpoint"] == "epoch_2"
+    assert config["optimizer"]["lr"] == 0.01 and config["trainer"]["epochs"] == 4
+    assert config["model"]["hidden_units"] == [32]  # the parent's model, not the defaults
+    assert sorted(p.name for p in (branch / "checkpoints").glob("epoch_*")) == ["epoch_3.keras", "epoch_4.keras"]
+    assert read_metrics(branch)["epochs_run"] == 4
+    history = (branch / "history.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in history[1:]] == ["2", "3"]
+    refused = run_main(workdir, f"run={trained_run}", "checkpoint=epoch_2", "model=cnn")
+    assert refused.returncode == 2 and "a branch keeps its parent's model" in refused.stderr
+
+
+def test_resume_after_sigkill_equals_an_uninterrupted_run(workdir):
+    args = ["trainer.epochs=10", "model.hidden_units=[32]", "seed=11", "results_dir=resume_results"]
+    assert run_main(workdir, *args).returncode == 0
+    [uninterrupted] = sorted((workdir / "resume_results" / "mlp" / "digits").iterdir())
+    process = subprocess.Popen([sys.executable, str(MAIN), *args], cwd=workdir, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    killed_run = None
+    while time.monotonic() < deadline and process.poll() is None:
+        runs = [p for p in (workdir / "resume_results" / "mlp" / "digits").iterdir() if p != uninterrupted]
+        state = runs[0] / "checkpoints" / "state.json" if runs else None
+        if state and state.exists() and json.loads(state.read_text())["last_epoch"] >= 2:
+            os.killpg(process.pid, signal.SIGKILL)
+            killed_run = runs[0]
+            break
+        time.sleep(0.02)
+    process.wait()
+    assert killed_run is not None, "training finished before it could be killed"
+    assert not (killed_run / "metrics.json").exists()
+    result = run_main(workdir, f"run={killed_run}", "results_dir=resume_results")
+    assert result.returncode == 0, result.stderr
+    resumed, expected = read_metrics(killed_run), read_metrics(uninterrupted)
+    for metrics in (resumed, expected):
+        del metrics["wall_time_s"], metrics["fit_time_s"]
+    assert resumed == expected
+    epochs_logged = [line.split(",")[0] for line in (killed_run / "history.csv").read_text().splitlines()[1:]]
+    assert len(epochs_logged) == len(set(epochs_logged))  # no epoch logged twice
+    again = run_main(workdir, f"run={killed_run}", "results_dir=resume_results", "trainer.epochs=9")
+    assert again.returncode == 2 and "branch a new run instead" in again.stderr
