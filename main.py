@@ -16,18 +16,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ warnings 
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from conf.errors import UserError, one_line_error
-from conf.schema import register_configs, validate_config
+from conf.schema import optimized_metrics, register_configs, validate_config
 
 register_configs()
 log = logging.getLogger("main")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> float | None:
-    """Run the configured stage; return the metric named by `optimized_metric` (None for infer, export)."""
+def main(cfg: DictConfig) -> float | list[float] | None:
+    """Run the configured stage; return the metric(s) named by `optimized_metric` (None for infer, export)."""
     try:
         validate_config(cfg)
         with native_stderr_silenced():  # TensorFlow's C++ start-up chatter
@@ -39,12 +40,16 @@ def main(cfg: DictConfig) -> float | None:
         metrics = STAGES[cfg.stage.name](cfg)
     except UserError as error:
         discard_unused_run_folder(Path(cfg.results_dir))
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # the sweeper records the failed job (Hydra's basic one stops and names its overrides)
         exit_with_message(str(error))
-    if cfg.optimized_metric not in metrics:  # infer and export measure nothing
+    names = optimized_metrics(cfg.optimized_metric)
+    if not set(names) <= set(metrics):  # infer and export measure nothing
         return None
-    value = float(metrics[cfg.optimized_metric])
-    log.info("%s=%.6g (optimized_metric, returned to the sweeper)", cfg.optimized_metric, value)
-    return value
+    values = [float(metrics[name]) for name in names]
+    log.info("%s (optimized_metric, returned to the sweeper)",
+             " ".join(f"{name}={value:.6g}" for name, value in zip(names, values)))
+    return values[0] if isinstance(cfg.optimized_metric, str) else values
 
 
 @contextlib.contextmanager

@@ -57,20 +57,18 @@ def load_run_config(run_dir: Path) -> DictConfig:
     `_target_` pointing anywhere else is refused before anything is built.
     """
     from conf.schema import DatasetConfig, RunConfig, SyntheticDatasetConfig
-    from models import MODELS
+    from models import registered_class
 
     path = run_dir / ".hydra" / "config.yaml"
     try:
         saved = OmegaConf.load(path)
-        target = saved.model._target_
-        schemas = {f"models.{cls.__name__}": cls.Config for cls in MODELS.values()}
-        schemas.update({f"{cls.__module__}.{cls.__name__}": cls.Config for cls in MODELS.values()})
-        if target not in schemas:
-            raise UserError(f"{path}: model._target_={target!r} is not a registered model; allowed: "
-                            f"{', '.join(sorted(schemas))}")
+        try:
+            model_schema = registered_class(saved.model._target_).Config
+        except UserError as error:
+            raise UserError(f"{path}: {error}") from None
         dataset_schema = SyntheticDatasetConfig if saved.dataset.name == "synthetic" else DatasetConfig
         schema = OmegaConf.structured(RunConfig)
-        schema.model, schema.dataset = OmegaConf.structured(schemas[target]), OmegaConf.structured(dataset_schema)
+        schema.model, schema.dataset = OmegaConf.structured(model_schema), OmegaConf.structured(dataset_schema)
         typed = OmegaConf.merge(schema, saved)
         for group in ("model", "dataset", "optimizer", "trainer", "stage"):
             OmegaConf.to_object(typed[group])

@@ -134,6 +134,15 @@ class StageConfig:
 
 
 @dataclass
+class TrialConfig:
+    """Set by the Optuna sweeper on each job, so that training reports to its own trial."""
+
+    number: Optional[int] = None
+    study_name: Optional[str] = None
+    storage: Optional[str] = None
+
+
+@dataclass
 class RunConfig:
     """The root: one choice per config group plus what belongs to the run itself."""
 
@@ -146,17 +155,24 @@ class RunConfig:
     run: Optional[str] = None  # an earlier run's folder, or `latest`: what evaluate/infer/export/resume act on
     checkpoint: Optional[str] = None  # best, last or epoch_<n> of `run`
     input: Any = None  # stage=infer: a JSON list, a .npy/.json/.csv file, or - for stdin
-    optimized_metric: str = "val_accuracy"  # what main() returns to a sweeper
+    trial: TrialConfig = field(default_factory=TrialConfig)
+    optimized_metric: Any = "val_accuracy"  # what main() returns to a sweeper; a list for several objectives
     data_dir: str = "data"
     results_dir: str = "results"
 
     def __post_init__(self) -> None:
         require(self.seed is None or 0 <= self.seed < 2**32, "seed", self.seed,
                 "must be in [0, 2**32) or null to draw one")
-        require_choice("optimized_metric", self.optimized_metric, OPTIMIZED_METRICS)
+        for metric in optimized_metrics(self.optimized_metric):
+            require_choice("optimized_metric", metric, OPTIMIZED_METRICS)
 
 
-GROUPS = ("model", "dataset", "optimizer", "trainer", "stage")
+def optimized_metrics(optimized_metric: Any) -> list[str]:
+    """`optimized_metric` as a list: one name, or several for a multi-objective search."""
+    return [optimized_metric] if isinstance(optimized_metric, str) else list(optimized_metric)
+
+
+GROUPS = ("model", "dataset", "optimizer", "trainer", "stage", "trial")
 ROOT_KEYS = tuple(f.name for f in dataclasses.fields(RunConfig))
 
 

@@ -1,59 +1,143 @@
-"""Search spaces written in Hydra's sweep grammar, and random draws from them.
+"""Search spaces written in Hydra's sweep grammar, as Optuna distributions and as overrides.
 
-A space maps a config key to a sweep expression, exactly as it would be typed on the command line:
-`choice(a, b)`, `range(start, stop, step)` (stop excluded, as in Python), `interval(low, high)`,
-and `tag(log, interval(low, high))` for a log-uniform draw. Integer bounds give integers.
+A space maps a config key to an expression, exactly as it would be typed on the command line:
+`choice(a, b)`, `range(start, stop, step)` (stop excluded, as in Python), `interval(low, high)`
+(integer bounds give integers), and `tag(log, interval(low, high))` for a log scale. A plain value
+is a choice of one. Everything here is pure: no TensorFlow, no study.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
+from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
+from omegaconf import OmegaConf
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from conf.errors import ConfigError
 
 
-def parse_space(space: dict[str, str]) -> dict[str, ChoiceSweep | RangeSweep | IntervalSweep]:
-    """Parse each `key: expression` into Hydra's sweep object; a plain value is a choice of one."""
+@dataclass
+class Parameter:
+    """One searched config key: its Optuna distribution, and the original values of choices
+    Optuna cannot store (lists, dicts), by the label Optuna stores instead."""
+
+    key: str
+    distribution: BaseDistribution
+    labels: dict[str, Any] = field(default_factory=dict)
+
+    def value(self, optuna_value: Any) -> Any:
+        """The config value for what Optuna suggested."""
+        return self.labels.get(optuna_value, optuna_value) if isinstance(optuna_value, str) else optuna_value
+
+
+def _is_int(*values: Any) -> bool:
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
+def _choice(key: str, values: list[Any]) -> Parameter:
+    labels, choices = {}, []
+    for value in values:
+        value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+        if isinstance(value, (list, dict)):
+            label = json.dumps(value)
+            labels[label] = value
+            value = label
+        choices.append(value)
+    return Parameter(key, CategoricalDistribution(choices), labels)
+
+
+def to_parameter(key: str, sweep: Any) -> Parameter:
+    """Hydra's parsed sweep (or plain value) for `key` as a Parameter."""
+    if isinstance(sweep, ChoiceSweep):
+        return _choice(key, list(sweep.list))
+    if isinstance(sweep, RangeSweep):
+        start, stop, step = sweep.start, sweep.stop, sweep.step
+        count = math.ceil((stop - start) / step)
+        if count <= 0:
+            raise ConfigError(f"{key}=range({start}, {stop}, {step}) is empty (the stop value is excluded)")
+        last = start + (count - 1) * step
+        if _is_int(start, stop, step):
+            return Parameter(key, IntDistribution(start, last, step=step))
+        return Parameter(key, FloatDistribution(start, last, step=step))
+    if isinstance(sweep, IntervalSweep):
+        low, high, log = sweep.start, sweep.end, "log" in sweep.tags
+        if low >= high:
+            raise ConfigError(f"{key}=interval({low}, {high}) is empty: low must be below high")
+        if log and low <= 0:
+            raise ConfigError(f"{key}=tag(log, interval({low}, {high})): a log interval needs low > 0")
+        if _is_int(low, high):
+            return Parameter(key, IntDistribution(low, high, log=log))
+        return Parameter(key, FloatDistribution(float(low), float(high), log=log))
+    return _choice(key, [sweep])
+
+
+def parse_space(space: dict[str, Any]) -> dict[str, Parameter]:
+    """Parse `{key: expression}` (expressions as strings, or plain values) into Parameters."""
     parser = OverridesParser.create()
     parsed = {}
     for key, expression in space.items():
-        override = parser.parse_override(f"{key}={expression}")
-        value = override.value()
-        if not isinstance(value, (ChoiceSweep, RangeSweep, IntervalSweep)):
-            value = ChoiceSweep(list=[value])
-        parsed[key] = value
+        text = expression if isinstance(expression, str) else json.dumps(
+            OmegaConf.to_container(expression) if OmegaConf.is_config(expression) else expression)
+        try:
+            override = parser.parse_override(f"{key}={text}")
+        except Exception as error:  # Hydra's grammar errors are several types
+            raise ConfigError(f"search space {key}={text}: {str(error).splitlines()[0]}") from None
+        parsed[key] = to_parameter(key, override.value())
     return parsed
 
 
-def sample_value(sweep: ChoiceSweep | RangeSweep | IntervalSweep, rng: random.Random) -> Any:
-    if isinstance(sweep, ChoiceSweep):
-        return rng.choice(list(sweep.list))
-    if isinstance(sweep, RangeSweep):
-        values = list(range(int(sweep.start), int(sweep.stop), int(sweep.step))) if all(
-            float(v).is_integer() for v in (sweep.start, sweep.stop, sweep.step)) else None
-        if values is None:
-            count = math.ceil((sweep.stop - sweep.start) / sweep.step)
-            values = [sweep.start + i * sweep.step for i in range(count)]
-        if not values:
-            raise ConfigError(f"range({sweep.start}, {sweep.stop}, {sweep.step}) is empty")
-        return rng.choice(values)
-    low, high = sweep.start, sweep.end
-    if "log" in sweep.tags:
-        if low <= 0:
-            raise ConfigError(f"tag(log, interval({low}, {high})): a log interval needs low > 0")
+def sample(parameter: Parameter, rng: random.Random) -> Any:
+    """A uniform draw from the parameter's distribution (log-uniform on a log scale)."""
+    distribution = parameter.distribution
+    if isinstance(distribution, CategoricalDistribution):
+        return parameter.value(rng.choice(distribution.choices))
+    low, high = distribution.low, distribution.high
+    if distribution.log:
         value = math.exp(rng.uniform(math.log(low), math.log(high)))
-    else:
-        value = rng.uniform(low, high)
-    if isinstance(low, int) and isinstance(high, int):
-        return min(high, max(low, round(value)))
-    return value
+        return min(high, max(low, round(value))) if isinstance(distribution, IntDistribution) else value
+    if distribution.step is not None:
+        return low + distribution.step * rng.randint(0, round((high - low) / distribution.step))
+    return rng.uniform(low, high)
 
 
-def sample_params(space: dict[str, str], rng: random.Random) -> dict[str, Any]:
-    """One random point of the space, as `{config key: value}` ready to apply as overrides."""
-    return {key: sample_value(sweep, rng) for key, sweep in parse_space(space).items()}
+def sample_params(space: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """One random point of the space, as `{config key: value}`: the article's `get_random_config`."""
+    return {key: sample(parameter, rng) for key, parameter in parse_space(space).items()}
+
+
+def grid_values(parameter: Parameter) -> list[Any]:
+    """Every value of a finite parameter (a choice, a range, an integer interval), for the grid sampler."""
+    distribution = parameter.distribution
+    if isinstance(distribution, CategoricalDistribution):
+        return list(distribution.choices)
+    if isinstance(distribution, IntDistribution) and not distribution.log:
+        return list(range(distribution.low, distribution.high + 1, distribution.step))
+    if isinstance(distribution, FloatDistribution) and distribution.step is not None:
+        count = round((distribution.high - distribution.low) / distribution.step) + 1
+        return [distribution.low + i * distribution.step for i in range(count)]
+    raise ConfigError(f"{parameter.key}: the grid sampler needs choice(...) or range(...), not a continuous interval")
+
+
+def format_value(value: Any) -> str:
+    """A Python value written in Hydra's override grammar."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(format_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{format_value(v)}" for k, v in value.items()) + "}"
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def as_override(key: str, value: Any) -> str:
+    return f"{key}={format_value(value)}"

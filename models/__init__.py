@@ -35,19 +35,23 @@ def model_class(name: str) -> type[BaseModel]:
     return MODELS[name]
 
 
-def build_model(config: DictConfig) -> BaseModel:
-    """Instantiate the model whose class `config.model._target_` names, if it is a registered one.
+def registered_class(target: str) -> type[BaseModel]:
+    """The registered model class a `_target_` names (`models.MLP` or `models.mlp.MLP`), else UserError.
 
-    Only registered classes are built: a configuration may come from someone else's run folder,
-    and must not be able to run arbitrary code through `_target_`.
+    Only registered classes are ever built: a configuration may come from someone else's run
+    folder, and must not be able to run arbitrary code through `_target_`.
     """
-    target = config.model._target_
     by_target = {f"{cls.__module__}.{cls.__name__}": cls for cls in MODELS.values()}
     by_target.update({f"models.{cls.__name__}": cls for cls in MODELS.values()})
     if target not in by_target:
         raise UserError(f"model._target_={target!r} is not a registered model; allowed: "
                         f"{', '.join(sorted(by_target))}")
-    return by_target[target](config)
+    return by_target[target]
 
 
-__all__ = ["BaseModel", "MODELS", "build_model", "model_class", *(cls.__name__ for cls in MODELS.values())]
+def build_model(config: DictConfig) -> BaseModel:
+    """Instantiate the registered model class that `config.model._target_` names."""
+    return registered_class(config.model._target_)(config)
+
+
+__all__ = ["BaseModel", "MODELS", "build_model", "model_class", "registered_class", *(cls.__name__ for cls in MODELS.values())]

@@ -128,7 +128,7 @@ class BaseModel:
             tf.config.experimental.enable_op_determinism()
 
     def fit(self, train: tf.data.Dataset, val: tf.data.Dataset, run_dir: Path, steps_per_epoch: int,
-            initial_epoch: int = 0) -> dict[str, list[float]]:
+            initial_epoch: int = 0, extra_callbacks: tuple = ()) -> dict[str, list[float]]:
         """Train from `initial_epoch` up to `trainer.epochs`, writing checkpoints, TensorBoard logs
         and history into run_dir.
 
@@ -153,6 +153,7 @@ class BaseModel:
             keras.callbacks.TensorBoard(log_dir=str(run_dir), write_graph=False, profile_batch=0),
             keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=initial_epoch > 0),
             EpochLogger(epochs),
+            *extra_callbacks,
         ]
         if trainer.early_stopping_patience:
             callbacks.append(keras.callbacks.EarlyStopping(

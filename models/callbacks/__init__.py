@@ -2,6 +2,7 @@
 
 from models.callbacks.epoch_logger import EpochLogger
 from models.callbacks.epoch_randomness import EpochRandomness
+from models.callbacks.optuna_pruning import OptunaPruning
 from models.callbacks.run_checkpoint import RunCheckpoint
 
-__all__ = ["EpochLogger", "EpochRandomness", "RunCheckpoint"]
+__all__ = ["EpochLogger", "EpochRandomness", "OptunaPruning", "RunCheckpoint"]

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from conf.errors import UserError
 from conf.run_folder import checkpoint_state, epoch_checkpoints, load_run_config, resolve_checkpoint, target_run
-from conf.schema import GROUPS, validate_config
+from conf.schema import GROUPS, optimized_metrics, validate_config
 from data.pipeline import evaluation_batches, steps_per_epoch, training_batches
 from data.prepare import SPLITS, load_split, prepare_dataset
 from models import build_model
@@ -77,6 +77,23 @@ def plan_training(cfg: DictConfig) -> TrainingPlan:
     return TrainingPlan(config, output_dir, epoch, path)
 
 
+def pruning_callback(cfg: DictConfig):
+    """An OptunaPruning callback when this job is a trial of the Optuna sweeper (single objective)."""
+    if cfg.trial.number is None:
+        return None
+    from hydra.utils import instantiate
+
+    from hpsearch.study import job_trial
+    from models.callbacks import OptunaPruning
+
+    sweeper = HydraConfig.get().sweeper
+    metrics = optimized_metrics(cfg.optimized_metric)
+    if len(metrics) > 1:  # Optuna prunes single-objective studies only
+        return None
+    trial = job_trial(cfg, instantiate(sweeper.pruner))
+    return OptunaPruning(trial, monitor="val_" + metrics[0].split("_", 1)[1])
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train as `plan_training` decides; returns flat metrics such as `val_accuracy`, `test_loss`."""
     started = time.perf_counter()
@@ -88,6 +105,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     splits = {split: load_split(folder, split, config.dataset.input_shape) for split in SPLITS}
     batch_size, scale = config.trainer.batch_size, config.dataset.scale
 
+    pruning = pruning_callback(config)
     model = build_model(config)
     write_text_atomically(run_dir / "model_summary.txt", model.summary() + "\n")
     fit_started = time.perf_counter()
@@ -100,7 +118,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
             training_batches(train_x, train_y, batch_size, config.seed, plan.first_epoch, config.trainer.epochs,
                              scale),
             evaluation_batches(*splits["val"], batch_size, scale),
-            run_dir, steps_per_epoch=steps_per_epoch(len(train_y), batch_size), initial_epoch=plan.first_epoch)
+            run_dir, steps_per_epoch=steps_per_epoch(len(train_y), batch_size), initial_epoch=plan.first_epoch,
+            extra_callbacks=(pruning,) if pruning else ())
     fit_time = time.perf_counter() - fit_started
 
     state = checkpoint_state(run_dir)
@@ -115,9 +134,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
         "fit_time_s": round(fit_time, 3),
         "wall_time_s": round(time.perf_counter() - started, 3),
     }
+    if pruning and pruning.pruned_at:
+        metrics["pruned_at_epoch"] = pruning.pruned_at
     write_json_atomically(run_dir / "metrics.json", metrics)
     flat = flat_metrics(results)
     log.info("best epoch %d: %s", best_epoch, " ".join(f"{name}={value:.4f}" for name, value in sorted(flat.items())))
+    if pruning and pruning.pruned_at:
+        import optuna
+
+        raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
     return flat
 
 

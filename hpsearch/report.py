@@ -1,0 +1,110 @@
+"""What a sweep leaves in its folder: trials.csv, optimization_results.yaml, plots, TensorBoard HParams.
+
+Rewritten after every batch of trials, each file atomically, so an interrupted sweep's folder is
+always readable and up to date.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from pathlib import Path
+from typing import Any
+
+import optuna
+from omegaconf import OmegaConf
+from optuna.trial import TrialState
+
+from models.atomic_files import write_text_atomically
+
+log = logging.getLogger("hpsearch")
+
+
+def trial_folder(trial: optuna.trial.FrozenTrial) -> str:
+    return trial.user_attrs.get("folder", "")
+
+
+def trials_csv(study: optuna.Study, params: dict[str, Any]) -> str:
+    """One row per trial: number, state, values, parameters, duration, folder, error."""
+    objectives = ["value"] if len(study.directions) == 1 else [f"value_{i}" for i in range(len(study.directions))]
+    header = ["number", "state", *objectives, *params, "duration_s", "folder", "error"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for trial in study.trials:
+        values = trial.values or [None] * len(objectives)
+        duration = trial.duration.total_seconds() if trial.duration else None
+        writer.writerow([trial.number, trial.state.name, *values,
+                         *(params[key].value(trial.params[key]) if key in trial.params else "" for key in params),
+                         duration, trial_folder(trial), trial.user_attrs.get("error", "")])
+    return out.getvalue()
+
+
+def optimization_results(study: optuna.Study, params: dict[str, Any]) -> dict[str, Any]:
+    """Best parameters and value (one objective) or the Pareto front (several), plus counts by state."""
+    def config_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+        return {key: params[key].value(value) if key in params else value for key, value in trial.params.items()}
+
+    counts = {state.name: sum(t.state == state for t in study.trials) for state in TrialState}
+    results: dict[str, Any] = {"study_name": study.study_name,
+                               "directions": [d.name.lower() for d in study.directions],
+                               "trials": {k: v for k, v in counts.items() if v}}
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    if not complete:
+        return results
+    if len(study.directions) == 1:
+        best = study.best_trial
+        results.update(best_trial=best.number, best_value=best.value, best_params=config_params(best),
+                       best_folder=trial_folder(best))
+    else:
+        results["pareto_front"] = [{"trial": t.number, "values": t.values, "params": config_params(t),
+                                    "folder": trial_folder(t)} for t in study.best_trials]
+    return results
+
+
+def write_report(study: optuna.Study, sweep_dir: Path, params: dict[str, Any]) -> None:
+    write_text_atomically(sweep_dir / "trials.csv", trials_csv(study, params))
+    write_text_atomically(sweep_dir / "optimization_results.yaml",
+                          OmegaConf.to_yaml(OmegaConf.create(optimization_results(study, params))))
+
+
+def write_plots(study: optuna.Study, sweep_dir: Path) -> None:
+    """Optimisation history and parameter importances as HTML; skipped (with a log line) when the
+    study has too few complete trials for them."""
+    import optuna.visualization as plots
+
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    figures = {"optimization_history": lambda: plots.plot_optimization_history(study, target=_first(study)),
+               "param_importances": lambda: plots.plot_param_importances(study, target=_first(study))}
+    for name, make in figures.items():
+        if len(complete) < 2:
+            log.info("no %s plot: fewer than two complete trials", name)
+            continue
+        try:
+            html = make().to_html(include_plotlyjs="cdn")
+        except (ValueError, RuntimeError) as error:  # e.g. no parameter varied across trials
+            log.info("no %s plot: %s", name, error)
+            continue
+        write_text_atomically(sweep_dir / f"{name}.html", html)
+
+
+def _first(study: optuna.Study):
+    return None if len(study.directions) == 1 else (lambda trial: trial.values[0])
+
+
+def write_hparams(trial: optuna.trial.FrozenTrial, params: dict[str, Any], folder: Path) -> None:
+    """A TensorBoard HParams record of one finished trial in `<folder>/hparams/`, so that
+    `tensorboard --logdir <sweep folder>` compares the trials side by side."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    values = {key: _scalar(params[key].value(value) if key in params else value) for key, value in trial.params.items()}
+    with tf.summary.create_file_writer(str(folder / "hparams")).as_default():
+        hp.hparams(values, trial_id=str(trial.number))
+        for index, value in enumerate(trial.values or []):
+            tf.summary.scalar("objective" if len(trial.values) == 1 else f"objective_{index}", value, step=0)
+
+
+def _scalar(value: Any) -> Any:
+    return value if isinstance(value, (bool, int, float, str)) else str(value)

@@ -1,0 +1,41 @@
+"""Where a sweep's Optuna study lives, and how a training job reaches its own trial in it.
+
+A sweep's study is stored in its sweep folder by default (Optuna's journal file, safe for several
+processes on one machine) or in any database `storage` names (`postgresql://...` for several
+machines). Jobs get the study name, the storage and their trial number as overrides
+(`trial.*`), so they reach their trial from whatever process or machine the launcher runs them in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+from omegaconf import DictConfig
+
+JOURNAL_PREFIX = "journal:"
+
+
+def storage_spec(storage: str | None, sweep_dir: Path) -> str:
+    """The storage as a string a job can be given: a database URL, or `journal:<file>` by default."""
+    return storage if storage else f"{JOURNAL_PREFIX}{(Path(sweep_dir) / 'study.journal').resolve()}"
+
+
+def open_storage(spec: str) -> optuna.storages.BaseStorage | str:
+    if spec.startswith(JOURNAL_PREFIX):
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        path = Path(spec[len(JOURNAL_PREFIX):])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path)))
+    return spec
+
+
+def job_trial(cfg: DictConfig, pruner: optuna.pruners.BasePruner) -> optuna.Trial | None:
+    """The running trial this job evaluates, or None outside an Optuna sweep."""
+    if cfg.trial.number is None:
+        return None
+    storage = optuna.storages.get_storage(open_storage(cfg.trial.storage))
+    study = optuna.load_study(study_name=cfg.trial.study_name, storage=storage, pruner=pruner)
+    study_id = storage.get_study_id_from_name(cfg.trial.study_name)
+    return optuna.trial.Trial(study, storage.get_trial_id_from_study_id_trial_number(study_id, cfg.trial.number))

@@ -1,0 +1,225 @@
+"""The Optuna sweeper: a Hydra multirun that asks an Optuna study for trials and launches them as jobs.
+
+    python main.py -m hpsearch=mlp                                   # the MLP's search, see conf/hpsearch/
+    python main.py -m hpsearch=mlp hydra.sweeper.n_trials=100 hydra/sweeper/pruner=median
+    python main.py -m hpsearch=mlp hydra/launcher=joblib hydra.launcher.n_jobs=2
+
+Each round asks `n_jobs` trials, launches them together through Hydra's launcher and tells the
+study what each returned: a value (COMPLETE), a pruning (PRUNED: the job stopped early because
+its pruner said so), or an error, NaN or inf (FAIL, with the message). The study is stored in
+the sweep folder unless `storage` names a database, so running the same command again continues
+it: finished trials count toward `n_trials` and trials left running by a dead sweep are marked
+FAIL. Hydra only loads plugins from `hydra_plugins/`; the class there is this one, renamed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from hydra.utils import get_method, instantiate
+from omegaconf import DictConfig, OmegaConf
+from optuna.trial import TrialState
+
+from conf.errors import ConfigError, UserError
+from hpsearch.report import write_hparams, write_plots, write_report
+from hpsearch.search_space import Parameter, as_override, grid_values, parse_space
+from hpsearch.study import open_storage, storage_spec
+
+log = logging.getLogger("hpsearch")
+
+SAMPLERS_NEEDING = {"GPSampler": "torch"}
+
+
+def instantiate_sampler(config: DictConfig, space: dict[str, Parameter]) -> optuna.samplers.BaseSampler:
+    """The configured sampler. The grid sampler gets its grid from the search space; GP needs
+    PyTorch, which this project does not install."""
+    name = str(config.get("_target_", "")).rsplit(".", 1)[-1]
+    if name in SAMPLERS_NEEDING:
+        try:
+            __import__(SAMPLERS_NEEDING[name])
+        except ImportError:
+            raise UserError(f"hydra/sweeper/sampler=gp needs PyTorch: pip install torch (CPU build), "
+                            "or choose tpe, random, cmaes, qmc, grid or nsgaii") from None
+    if name == "GridSampler":
+        return instantiate(config, search_space={key: grid_values(p) for key, p in space.items()})
+    return instantiate(config)
+
+
+def process_alive(owner: str) -> bool:
+    """Whether the sweep process `host:pid` is still running; other hosts' processes are assumed alive."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+class OptunaSweeper(Sweeper):
+    """Run `n_trials` trials of an Optuna study, `n_jobs` at a time, as Hydra jobs.
+
+    Args:
+        sampler, pruner: configs with `_target_` (groups `hydra/sweeper/sampler`, `.../pruner`).
+        direction: "maximize", "minimize", or a list of them for several objectives.
+        storage: a database URL; None keeps a journal file in the sweep folder.
+        study_name: the study's name; also the sweep folder's name.
+        n_trials: trials the study should have finished, counting those of earlier runs.
+        n_jobs: trials launched at a time (give the launcher as many workers).
+        max_failure_rate: the sweep stops once more than this fraction of finished trials failed.
+        timeout: seconds after which no new trials are started.
+        params: `{key: expression}` in Hydra's sweep grammar; when empty, and no sweep is given on
+            the command line, the model's own `search_space` is searched.
+        custom_search_space: `module.function(cfg, trial)` that suggests more parameters.
+    """
+
+    def __init__(self, sampler: Any, pruner: Any, direction: Any = "maximize", storage: str | None = None,
+                 study_name: str | None = None, n_trials: int = 20, n_jobs: int = 1,
+                 max_failure_rate: float = 0.0, timeout: float | None = None, params: Any = None,
+                 custom_search_space: str | None = None) -> None:
+        self.sampler_config, self.pruner_config = sampler, pruner
+        self.directions = [direction] if isinstance(direction, str) else list(direction)
+        self.storage, self.study_name = storage, study_name
+        self.n_trials, self.n_jobs = n_trials, n_jobs
+        self.max_failure_rate, self.timeout = max_failure_rate, timeout
+        self.params = OmegaConf.to_container(params) if OmegaConf.is_config(params) else dict(params or {})
+        self.custom_search_space = custom_search_space
+        for direction in self.directions:
+            if direction not in ("maximize", "minimize"):
+                raise ConfigError(f"hydra.sweeper.direction={direction!r} is invalid: maximize or minimize")
+        if n_trials < 1 or n_jobs < 1:
+            raise ConfigError("hydra.sweeper.n_trials and n_jobs must be >= 1")
+        if not 0 <= max_failure_rate <= 1:
+            raise ConfigError(f"hydra.sweeper.max_failure_rate={max_failure_rate} is invalid: must be in [0, 1]")
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.hydra_context, self.config = hydra_context, config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config)
+        self.sweep_dir = Path(config.hydra.sweep.dir)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+
+    def search_space(self, arguments: list[str]) -> tuple[dict[str, Parameter], list[str]]:
+        """Parameters to search (config params, then sweeps on the command line) and fixed overrides."""
+        space = dict(self.params)
+        fixed = []
+        for override in OverridesParser.create().parse_overrides(arguments):
+            if override.is_sweep_override():
+                space[override.get_key_element()] = override.get_value_element_as_str()
+            else:
+                fixed.append(override.input_line)
+        if not space and not self.custom_search_space:
+            from models import registered_class
+
+            space = dict(registered_class(self.config.model._target_).search_space)
+            log.info("no params given: searching the model's own search_space %s", space)
+        return parse_space(space), fixed
+
+    def sweep(self, arguments: list[str]) -> list[JobReturn]:
+        space, fixed = self.search_space(arguments)
+        spec = storage_spec(self.storage, self.sweep_dir)
+        storage = optuna.storages.get_storage(open_storage(spec))
+        study = optuna.create_study(
+            study_name=self.study_name, storage=storage, sampler=instantiate_sampler(self.sampler_config, space),
+            pruner=instantiate(self.pruner_config), directions=self.directions, load_if_exists=True)
+        self.fail_abandoned_trials(study, storage)
+        started, returns = time.monotonic(), []
+        log.info("study %s in %s: %d of %d trials already finished", study.study_name, spec,
+                 self.finished(study), self.n_trials)
+        while True:
+            self.check_failure_rate(study)
+            remaining = self.n_trials - sum(t.state != TrialState.WAITING for t in study.trials)
+            if remaining <= 0:
+                break
+            if self.timeout is not None and time.monotonic() - started > self.timeout:
+                log.info("timeout of %ss reached: no new trials", self.timeout)
+                break
+            trials = [study.ask({key: p.distribution for key, p in space.items()})
+                      for _ in range(min(self.n_jobs, remaining))]
+            batch = [self.job_overrides(trial, space, fixed, study.study_name, spec) for trial in trials]
+            self.validate_batch_is_legal(batch)
+            results = self.launcher.launch(batch, initial_job_idx=trials[0].number)
+            for trial, result in zip(trials, results):
+                self.tell(study, trial, result, space)
+            returns.extend(results)
+            write_report(study, self.sweep_dir, space)
+        write_report(study, self.sweep_dir, space)
+        write_plots(study, self.sweep_dir)
+        return returns
+
+    def job_overrides(self, trial: optuna.Trial, space: dict[str, Parameter], fixed: list[str], study_name: str,
+                      spec: str) -> list[str]:
+        trial.set_user_attr("sweeper", self.owner)
+        trial.set_user_attr("folder", str(self.sweep_dir / str(trial.number)))
+        if self.custom_search_space:
+            get_method(self.custom_search_space)(self.config, trial)
+        params = [as_override(key, space[key].value(value) if key in space else value)
+                  for key, value in trial.params.items()]
+        return [*fixed, *params, f"trial.number={trial.number}", as_override("trial.study_name", study_name),
+                as_override("trial.storage", spec), f"hydra.sweep.subdir={trial.number}"]
+
+    def tell(self, study: optuna.Study, trial: optuna.Trial, result: JobReturn, space: dict[str, Parameter]) -> None:
+        value = result._return_value  # JobReturn.return_value would print failures to stderr
+        if result.status == JobStatus.COMPLETED:
+            values = value if isinstance(value, (list, tuple)) else [value]
+            if value is not None and len(values) == len(self.directions) and all(
+                    isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+                frozen = study.tell(trial, values)
+            else:
+                trial.set_user_attr("error", f"the job returned {value!r}, not {len(self.directions)} finite number(s)")
+                frozen = study.tell(trial, state=TrialState.FAIL)
+        elif isinstance(value, optuna.TrialPruned):
+            frozen = study.tell(trial, state=TrialState.PRUNED)
+        else:
+            trial.set_user_attr("error", f"{type(value).__name__}: {str(value).splitlines()[0] if str(value) else ''}")
+            frozen = study.tell(trial, state=TrialState.FAIL)
+        self.log_progress(study, frozen)
+        if frozen.state != TrialState.FAIL:
+            write_hparams(frozen, space, self.sweep_dir / str(frozen.number))
+
+    def log_progress(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        shown = (f"value={trial.values[0]:.6g}" if trial.values and len(trial.values) == 1
+                 else f"values={trial.values}" if trial.values else trial.user_attrs.get("error", ""))
+        best = ""
+        if len(study.directions) == 1 and any(t.state == TrialState.COMPLETE for t in study.trials):
+            best = f" | best {study.best_value:.6g} (trial {study.best_trial.number})"
+        log.info("trial %d (%d/%d finished) %s %s%s", trial.number, self.finished(study), self.n_trials,
+                 trial.state.name, shown, best)
+
+    @staticmethod
+    def finished(study: optuna.Study) -> int:
+        return sum(t.state.is_finished() for t in study.trials)
+
+    def fail_abandoned_trials(self, study: optuna.Study, storage: optuna.storages.BaseStorage) -> None:
+        """Trials left RUNNING by a sweep process that no longer exists failed: mark them so."""
+        study_id = storage.get_study_id_from_name(study.study_name)
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            owner = trial.user_attrs.get("sweeper", "")
+            if owner and owner != self.owner and not process_alive(owner):
+                trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+                storage.set_trial_user_attr(trial_id, "error", "its sweep process died")
+                study.tell(trial.number, state=TrialState.FAIL)
+                log.info("trial %d was left running by a dead sweep (%s): marked FAIL", trial.number, owner)
+
+    def check_failure_rate(self, study: optuna.Study) -> None:
+        finished = [t for t in study.trials if t.state.is_finished()]
+        failed = [t for t in finished if t.state == TrialState.FAIL]
+        if finished and len(failed) / len(finished) > self.max_failure_rate:
+            last = failed[-1].user_attrs.get("error", "no message")
+            raise UserError(f"sweep stopped: {len(failed)} of {len(finished)} finished trials failed, more than "
+                            f"hydra.sweeper.max_failure_rate={self.max_failure_rate}; trial {failed[-1].number}: {last}")

@@ -1,0 +1,1 @@
+"""The Optuna sweeper plugin; its logic is in hpsearch/."""
