@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 
 from conf.errors import UserError, one_line_error
 from conf.schema import optimized_metrics, register_configs, validate_config
+from hpsearch.promote import apply_best
 
 register_configs()
 log = logging.getLogger("main")
@@ -30,6 +31,8 @@ log = logging.getLogger("main")
 def main(cfg: DictConfig) -> float | list[float] | None:
     """Run the configured stage; return the metric(s) named by `optimized_metric` (None for infer, export)."""
     try:
+        if cfg.best:
+            apply_best(cfg)
         validate_config(cfg)
         with native_stderr_silenced():  # TensorFlow's C++ start-up chatter
             import tensorflow as tf

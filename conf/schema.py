@@ -156,6 +156,7 @@ class RunConfig:
     checkpoint: Optional[str] = None  # best, last or epoch_<n> of `run`
     input: Any = None  # stage=infer: a JSON list, a .npy/.json/.csv file, or - for stdin
     trial: TrialConfig = field(default_factory=TrialConfig)
+    best: bool = False  # apply conf/best_params/<model>_<dataset>.yaml over the defaults (the command line still wins)
     optimized_metric: Any = "val_accuracy"  # what main() returns to a sweeper; a list for several objectives
     data_dir: str = "data"
     results_dir: str = "results"

@@ -42,9 +42,11 @@ log = logging.getLogger("hpsearch")
 SAMPLERS_NEEDING = {"GPSampler": "torch"}
 
 
-def instantiate_sampler(config: DictConfig, space: dict[str, Parameter]) -> optuna.samplers.BaseSampler:
+def instantiate_sampler(config: DictConfig, space: dict[str, Parameter], seed_offset: int = 0
+                        ) -> optuna.samplers.BaseSampler:
     """The configured sampler. The grid sampler gets its grid from the search space; GP needs
-    PyTorch, which this project does not install."""
+    PyTorch, which this project does not install. A resumed study passes the number of trials it
+    has as `seed_offset`, so the seeded sampler does not draw the first trials' parameters again."""
     name = str(config.get("_target_", "")).rsplit(".", 1)[-1]
     if name in SAMPLERS_NEEDING:
         try:
@@ -52,9 +54,18 @@ def instantiate_sampler(config: DictConfig, space: dict[str, Parameter]) -> optu
         except ImportError:
             raise UserError(f"hydra/sweeper/sampler=gp needs PyTorch: pip install torch (CPU build), "
                             "or choose tpe, random, cmaes, qmc, grid or nsgaii") from None
+    seed = {"seed": config.seed + seed_offset} if config.get("seed") is not None else {}
     if name == "GridSampler":
-        return instantiate(config, search_space={key: grid_values(p) for key, p in space.items()})
-    return instantiate(config)
+        return instantiate(config, search_space={key: grid_values(p) for key, p in space.items()}, **seed)
+    return instantiate(config, **seed)
+
+
+def existing_trials(storage: optuna.storages.BaseStorage, study_name: str | None) -> int:
+    """How many trials the stored study already has (0 for a new study)."""
+    try:
+        return len(storage.get_all_trials(storage.get_study_id_from_name(study_name), deepcopy=False))
+    except KeyError:
+        return 0
 
 
 def process_alive(owner: str) -> bool:
@@ -134,8 +145,9 @@ class OptunaSweeper(Sweeper):
         space, fixed = self.search_space(arguments)
         spec = storage_spec(self.storage, self.sweep_dir)
         storage = optuna.storages.get_storage(open_storage(spec))
+        sampler = instantiate_sampler(self.sampler_config, space, seed_offset=existing_trials(storage, self.study_name))
         study = optuna.create_study(
-            study_name=self.study_name, storage=storage, sampler=instantiate_sampler(self.sampler_config, space),
+            study_name=self.study_name, storage=storage, sampler=sampler,
             pruner=instantiate(self.pruner_config), directions=self.directions, load_if_exists=True)
         self.fail_abandoned_trials(study, storage)
         started, returns = time.monotonic(), []

@@ -112,9 +112,16 @@ class BaseModel:
         return sample_params(cls.search_space, random.Random(seed))
 
     @classmethod
+    def best_config_path(cls, dataset: str) -> Path:
+        # Not conf/best/: Hydra takes every folder of conf/ for a config group, and `best=true` must
+        # stay a plain boolean.
+        return PROJECT_ROOT / "conf" / "best_params" / f"{cls.name()}_{dataset}.yaml"
+
+    @classmethod
     def best_config(cls, dataset: str) -> dict[str, Any] | None:
-        """The best known overrides for this model on `dataset`, from `conf/best/<model>_<dataset>.yaml`."""
-        path = PROJECT_ROOT / "conf" / "best" / f"{cls.name()}_{dataset}.yaml"
+        """The best known hyper-parameters on `dataset` as `{config key: value}`: the seed article's
+        `best` configuration, shipped in `conf/best_params/<model>_<dataset>.yaml`, applied by `best=true`."""
+        path = cls.best_config_path(dataset)
         return OmegaConf.to_container(OmegaConf.load(path)) if path.exists() else None
 
     @staticmethod
