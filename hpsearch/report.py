@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import optuna
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
-from models.atomic_files import write_text_atomically
+from models.atomic_files import replace_atomically, write_text_atomically
 
 log = logging.getLogger("hpsearch")
 
@@ -95,15 +96,43 @@ def _first(study: optuna.Study):
 
 def write_hparams(trial: optuna.trial.FrozenTrial, params: dict[str, Any], folder: Path) -> None:
     """A TensorBoard HParams record of one finished trial in `<folder>/hparams/`, so that
-    `tensorboard --logdir <sweep folder>` compares the trials side by side."""
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp
+    `tensorboard --logdir <sweep folder>` compares the trials side by side.
 
-    values = {key: _scalar(params[key].value(value) if key in params else value) for key, value in trial.params.items()}
-    with tf.summary.create_file_writer(str(folder / "hparams")).as_default():
-        hp.hparams(values, trial_id=str(trial.number))
-        for index, value in enumerate(trial.values or []):
-            tf.summary.scalar("objective" if len(trial.values) == 1 else f"objective_{index}", value, step=0)
+    Written as TensorBoard's protocol buffers in a record file: TensorBoard's own writers load
+    TensorFlow when it is installed, which would cost the sweep process seconds.
+    """
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    info = plugin_data_pb2.SessionStartInfo(group_name=str(trial.number),
+                                            start_time_secs=trial.datetime_start.timestamp())
+    for key, value in trial.params.items():
+        value = _scalar(params[key].value(value) if key in params else value)
+        if isinstance(value, bool):
+            info.hparams[key].bool_value = value
+        elif isinstance(value, (int, float)):
+            info.hparams[key].number_value = value
+        else:
+            info.hparams[key].string_value = value
+    start = Summary(value=[Summary.Value(
+        tag=metadata.SESSION_START_INFO_TAG,
+        metadata=metadata.create_summary_metadata(plugin_data_pb2.HParamsPluginData(session_start_info=info)))])
+    names = ["objective"] if len(trial.values or []) == 1 else [f"objective_{i}" for i in range(len(trial.values or []))]
+    objectives = Summary(value=[Summary.Value(tag=name, simple_value=value)
+                                for name, value in zip(names, trial.values or [])])
+    events = [Event(wall_time=time.time(), file_version="brain.Event:2"),
+              *(Event(wall_time=time.time(), step=0, summary=summary) for summary in (start, objectives))]
+    path = folder / "hparams" / f"events.out.tfevents.{int(time.time())}.hpsearch"
+
+    def write(temporary: Path) -> None:
+        with open(temporary, "wb") as handle:
+            writer = RecordWriter(handle)
+            for event in events:
+                writer.write(event.SerializeToString())
+
+    replace_atomically(path, write)
 
 
 def _scalar(value: Any) -> Any:

@@ -2,8 +2,8 @@
 
 A space maps a config key to an expression, exactly as it would be typed on the command line:
 `choice(a, b)`, `range(start, stop, step)` (stop excluded, as in Python), `interval(low, high)`
-(integer bounds give integers), and `tag(log, interval(low, high))` for a log scale. A plain value
-is a choice of one. Everything here is pure: no TensorFlow, no study.
+(floats; `int(interval(low, high))` for integers), and `tag(log, interval(low, high))` for a log
+scale. A plain value is a choice of one. Everything here is pure: no TensorFlow, no study.
 """
 
 from __future__ import annotations

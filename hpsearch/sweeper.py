@@ -126,13 +126,15 @@ class OptunaSweeper(Sweeper):
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
 
     def search_space(self, arguments: list[str]) -> tuple[dict[str, Parameter], list[str]]:
-        """Parameters to search (config params, then sweeps on the command line) and fixed overrides."""
+        """Parameters to search (config params, then sweeps on the command line) and fixed overrides;
+        a key the command line fixes to one value is not searched."""
         space = dict(self.params)
         fixed = []
         for override in OverridesParser.create().parse_overrides(arguments):
             if override.is_sweep_override():
-                space[override.get_key_element()] = override.get_value_element_as_str()
-            else:
+                space[override.get_key_element()] = override.input_line.split("=", 1)[1]
+            else:  # a key fixed on the command line is not searched
+                space.pop(override.get_key_element(), None)
                 fixed.append(override.input_line)
         if not space and not self.custom_search_space:
             from models import registered_class

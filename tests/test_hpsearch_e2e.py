@@ -1,0 +1,64 @@
+"""The real thing: an Optuna search over the MLP on digits, pruning included, then best=true."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import yaml
+
+from tests.conftest import run_main
+
+
+def test_mlp_search_prunes_trials_and_promotes_its_best(tmp_path, digits_data, monkeypatch):
+    shutil.copytree(digits_data, tmp_path / "data")
+    result = run_main(tmp_path, "-m", "hpsearch=mlp", "hydra.sweeper.n_trials=6", "trainer.epochs=6",
+                      "hydra.sweeper.sampler.n_startup_trials=6", "trainer.batch_size=32")
+    assert result.returncode == 0, result.stderr
+    sweep_dir = tmp_path / "results" / "sweeps" / "mlp_digits"
+    with open(sweep_dir / "trials.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 6
+    pruned = [r for r in rows if r["state"] == "PRUNED"]
+    complete = [r for r in rows if r["state"] == "COMPLETE"]
+    assert pruned and complete, [r["state"] for r in rows]
+    for row in pruned:  # a pruned trial ran fewer epochs, and its run folder says so
+        metrics = json.loads((sweep_dir / row["number"] / "metrics.json").read_text())
+        assert metrics["pruned_at_epoch"] < 6 and metrics["epochs_run"] == metrics["pruned_at_epoch"]
+        assert float(row["value"]) > 0  # recorded with its last reported value
+    for row in complete:
+        metrics = json.loads((sweep_dir / row["number"] / "metrics.json").read_text())
+        assert metrics["epochs_run"] == 6 and "pruned_at_epoch" not in metrics
+        assert abs(metrics["val"]["accuracy"] - float(row["value"])) < 1e-6
+    best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    assert best["best_value"] == max(float(r["value"]) for r in complete)
+
+    # promote into a copy of conf/, then best=true trains with it and the command line still wins
+    from hpsearch import promote
+    from models.base_model import BaseModel
+
+    monkeypatch.setattr("models.base_model.PROJECT_ROOT", tmp_path)
+    written = promote.promote(sweep_dir)
+    assert written == tmp_path / "conf" / "best_params" / "mlp_digits.yaml"
+    promoted = yaml.safe_load(written.read_text())
+    assert promoted == best["best_params"]
+    assert BaseModel.best_config_path("digits").parent == tmp_path / "conf" / "best_params"
+
+
+def test_best_true_applies_the_shipped_best_configuration_under_the_command_line(tmp_path, digits_data):
+    from models import MLP
+
+    shipped = MLP.best_config("digits")
+    assert shipped, "conf/best_params/mlp_digits.yaml should ship with the project"
+    shutil.copytree(digits_data, tmp_path / "data")
+    result = run_main(tmp_path, "best=true", "trainer.epochs=1", "model.dropout=0.05")
+    assert result.returncode == 0, result.stderr
+    [run_dir] = list((tmp_path / "results" / "mlp" / "digits").iterdir())
+    config = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
+    for key, value in shipped.items():
+        group, name = key.split(".")
+        assert config[group][name] == (0.05 if key == "model.dropout" else value)
+    missing = run_main(tmp_path, "best=true", "dataset=synthetic")
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("error: best=true: no best configuration for model=mlp on dataset=synthetic")

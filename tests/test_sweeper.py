@@ -1,0 +1,166 @@
+"""The Optuna sweeper on a cheap objective (tests/sweep_app, no TensorFlow in the jobs)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import PROJECT_ROOT
+
+APP = Path(__file__).resolve().parent / "sweep_app" / "app.py"
+
+
+def sweep(sweep_dir: Path, *args: str, background: bool = False):
+    env = {**os.environ, "PROJECT_CONF": str(PROJECT_ROOT / "conf"), "SWEEP_DIR": str(sweep_dir)}
+    env.pop("HYDRA_FULL_ERROR", None)
+    command = [sys.executable, str(APP), "-m", *args]
+    if background:
+        return subprocess.Popen(command, cwd=sweep_dir.parent, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.run(command, cwd=sweep_dir.parent, env=env, capture_output=True, text=True, timeout=240)
+
+
+def trials(sweep_dir: Path) -> list[dict]:
+    with open(sweep_dir / "trials.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def results(sweep_dir: Path) -> dict:
+    return yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+
+
+def test_a_sweep_finds_the_minimum_and_leaves_its_records(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    result = sweep(sweep_dir, "hydra.sweeper.n_trials=12")
+    assert result.returncode == 0, result.stderr
+    rows = trials(sweep_dir)
+    assert [int(r["number"]) for r in rows] == list(range(12))
+    assert {r["state"] for r in rows} == {"COMPLETE"}
+    assert all(r["k"] in {"0", "1", "2"} for r in rows)  # range(0, 3): 3 excluded
+    best = results(sweep_dir)
+    assert best["best_value"] == min(float(r["value"]) for r in rows) < 1.5
+    assert set(best["best_params"]) == {"x", "k"} and best["trials"] == {"COMPLETE": 12}
+    for row in rows:  # one job folder per trial, named by its number, told its trial
+        overrides = yaml.safe_load((sweep_dir / row["number"] / ".hydra" / "overrides.yaml").read_text())
+        assert f"trial.number={row['number']}" in overrides
+    assert (sweep_dir / "study.journal").is_file()
+    assert (sweep_dir / "optimization_history.html").is_file() and (sweep_dir / "param_importances.html").is_file()
+    assert list((sweep_dir / "0" / "hparams").glob("events.out.tfevents.*"))
+    assert "trial 11 (12/12 finished) COMPLETE value=" in result.stdout  # the app logs to stdout
+
+
+@pytest.mark.parametrize("sampler", ["random", "qmc", "cmaes", "grid"])
+def test_each_sampler_runs(tmp_path, sampler):
+    args = ["x=choice(0.0,1.0,2.0)"] if sampler == "grid" else []  # a sweep on the command line joins params
+    result = sweep(tmp_path / "sweep", f"hydra/sweeper/sampler={sampler}", "hydra.sweeper.n_trials=3", *args)
+    assert result.returncode == 0, result.stderr
+    assert [r["state"] for r in trials(tmp_path / "sweep")] == ["COMPLETE"] * 3
+
+
+def test_gp_without_pytorch_is_a_clear_error(tmp_path):
+    pytest.importorskip("sys")
+    try:
+        import torch  # noqa: F401
+        pytest.skip("PyTorch is installed here")
+    except ImportError:
+        pass
+    result = sweep(tmp_path / "sweep", "hydra/sweeper/sampler=gp", "hydra.sweeper.n_trials=2")
+    assert result.returncode != 0
+    assert "hydra/sweeper/sampler=gp needs PyTorch" in result.stderr
+
+
+def test_multi_objective_gives_a_pareto_front(tmp_path):
+    result = sweep(tmp_path / "sweep", "objectives=2", "hydra/sweeper/sampler=nsgaii",
+                   "hydra.sweeper.direction=[minimize,minimize]", "hydra.sweeper.n_trials=6")
+    assert result.returncode == 0, result.stderr
+    front = results(tmp_path / "sweep")["pareto_front"]
+    assert front and all(len(point["values"]) == 2 for point in front)
+    assert {"value_0", "value_1"} <= set(trials(tmp_path / "sweep")[0])
+
+
+def test_failures_are_recorded_and_the_sweep_goes_on_up_to_the_failure_rate(tmp_path):
+    result = sweep(tmp_path / "sweep", "fail_above=2.0", "nan_above=1.0", "hydra.sweeper.n_trials=10",
+                   "hydra.sweeper.max_failure_rate=1.0", "hydra/sweeper/sampler=random")
+    assert result.returncode == 0, result.stderr
+    rows = trials(tmp_path / "sweep")
+    failed = [r for r in rows if r["state"] == "FAIL"]
+    assert len(rows) == 10 and failed and any(r["state"] == "COMPLETE" for r in rows)
+    for row in failed:
+        x = float(yaml.safe_load((tmp_path / "sweep" / row["number"] / ".hydra" / "config.yaml").read_text())["x"])
+        expected = "RuntimeError: x=" if x > 2.0 else "the job returned nan"
+        assert row["error"].startswith(expected)
+
+
+def test_too_many_failures_stop_the_sweep_with_one_line(tmp_path):
+    result = sweep(tmp_path / "sweep", "fail_above=-10.0", "hydra.sweeper.n_trials=10",
+                   "hydra.sweeper.max_failure_rate=0.5")
+    assert result.returncode != 0
+    assert "sweep stopped: 1 of 1 finished trials failed, more than hydra.sweeper.max_failure_rate=0.5" in result.stderr
+    assert len(trials(tmp_path / "sweep")) == 1
+
+
+def test_running_the_same_sweep_again_continues_the_study(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"  # a database storage, through SQLAlchemy 2
+    first = sweep(tmp_path / "sweep", "hydra.sweeper.n_trials=4", f"hydra.sweeper.storage='{storage}'")
+    assert first.returncode == 0, first.stderr
+    again = sweep(tmp_path / "sweep", "hydra.sweeper.n_trials=7", f"hydra.sweeper.storage='{storage}'")
+    assert again.returncode == 0, again.stderr
+    rows = trials(tmp_path / "sweep")
+    assert [int(r["number"]) for r in rows] == list(range(7)) and {r["state"] for r in rows} == {"COMPLETE"}
+    assert len({(r["x"], r["k"]) for r in rows}) == 7  # no trial repeated
+    assert sorted(int(p.name) for p in (tmp_path / "sweep").iterdir() if p.name.isdigit()) == list(range(7))
+    assert "4 of 7 trials already finished" in again.stdout
+
+
+def test_a_killed_sweep_resumes_and_fails_the_trial_it_left_running(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    args = ["sleep=1.0", "hydra.sweeper.n_trials=5", "hydra.sweeper.max_failure_rate=0.5"]
+    process = sweep(sweep_dir, *args, background=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (sweep_dir / "2" / ".hydra").exists():
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    result = sweep(sweep_dir, *args)
+    assert result.returncode == 0, result.stderr
+    rows = trials(sweep_dir)
+    assert [r["state"] for r in rows][:2] == ["COMPLETE", "COMPLETE"]
+    assert rows[2]["state"] == "FAIL" and rows[2]["error"] == "its sweep process died"
+    assert len(rows) == 5 and [r["state"] for r in rows[3:]] == ["COMPLETE", "COMPLETE"]
+
+
+def test_two_trials_at_a_time_with_the_joblib_launcher(tmp_path):
+    result = sweep(tmp_path / "sweep", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2",
+                   "hydra.sweeper.n_trials=4", "sleep=0.5")
+    assert result.returncode == 0, result.stderr
+    rows = trials(tmp_path / "sweep")
+    assert [r["state"] for r in rows] == ["COMPLETE"] * 4
+    assert "Joblib.Parallel(n_jobs=2" in result.stdout
+
+
+def test_two_sweep_processes_share_one_study_without_duplicates(tmp_path):
+    storage = f"journal:{tmp_path / 'shared.journal'}"
+    args = ["sleep=0.3", "hydra.sweeper.n_trials=8", f"hydra.sweeper.storage='{storage}'"]
+    first = sweep(tmp_path / "a", *args, background=True)
+    second = sweep(tmp_path / "b", *args, background=True)
+    assert first.wait(timeout=120) == 0, first.stderr.read()
+    assert second.wait(timeout=120) == 0, second.stderr.read()
+    import optuna
+
+    from hpsearch.study import open_storage
+
+    study = optuna.load_study(study_name="cheap", storage=open_storage(storage))
+    numbers = [t.number for t in study.trials]
+    assert len(numbers) == len(set(numbers)) >= 8
+    assert all(t.state.name == "COMPLETE" for t in study.trials)
+    folders = {json.dumps(t.user_attrs["folder"]) for t in study.trials}
+    assert len(folders) == len(numbers)  # every trial has a folder of its own
