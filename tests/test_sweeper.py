@@ -164,3 +164,37 @@ def test_two_sweep_processes_share_one_study_without_duplicates(tmp_path):
     assert all(t.state.name == "COMPLETE" for t in study.trials)
     folders = {json.dumps(t.user_attrs["folder"]) for t in study.trials}
     assert len(folders) == len(numbers)  # every trial has a folder of its own
+
+
+def _sweeper(**settings):
+    from hpsearch.sweeper import OptunaSweeper
+
+    return OptunaSweeper(sampler={"_target_": "optuna.samplers.TPESampler"},
+                         pruner={"_target_": "optuna.pruners.NopPruner"}, **settings)
+
+
+def test_search_space_comes_from_params_the_command_line_or_the_model():
+    from models import CNN
+    from tests.conftest import compose_config
+
+    sweeper = _sweeper(params={"model.dropout": "interval(0.0, 0.5)", "optimizer.lr": "interval(0.001, 0.1)"})
+    sweeper.config = compose_config("model=cnn")
+    space, fixed = sweeper.search_space(["model.filters=choice(8,16)", "optimizer.lr=0.01", "trainer.epochs=3"])
+    assert set(space) == {"model.dropout", "model.filters"}  # lr fixed on the command line is not searched
+    assert fixed == ["optimizer.lr=0.01", "trainer.epochs=3"]
+    fallback = _sweeper()
+    fallback.config = compose_config("model=cnn")
+    space, _ = fallback.search_space([])
+    assert set(space) == set(CNN.search_space)
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({"direction": "up"}, "hydra.sweeper.direction='up' is invalid"),
+    ({"n_trials": 0}, "n_trials and n_jobs must be >= 1"),
+    ({"max_failure_rate": 2.0}, "max_failure_rate=2.0 is invalid"),
+])
+def test_bad_sweeper_settings_are_config_errors(settings, expected):
+    from conf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=expected):
+        _sweeper(**settings)

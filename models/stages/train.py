@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from conf.errors import UserError
 from conf.run_folder import checkpoint_state, epoch_checkpoints, load_run_config, resolve_checkpoint, target_run
-from conf.schema import GROUPS, optimized_metrics, validate_config
+from conf.schema import GROUPS, TrialConfig, optimized_metrics, validate_config
 from data.pipeline import evaluation_batches, steps_per_epoch, training_batches
 from data.prepare import SPLITS, load_split, prepare_dataset
 from models import build_model
@@ -55,6 +55,7 @@ def plan_training(cfg: DictConfig) -> TrainingPlan:
         return TrainingPlan(cfg, output_dir, 0, None)
     parent = target_run(cfg)
     config = load_run_config(parent)
+    config.trial = OmegaConf.structured(TrialConfig)  # a parent that was a sweep trial: its study is not ours
     changes = value_overrides(cfg)
     if cfg.checkpoint is None:  # resume in place
         if changes:
