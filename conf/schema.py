@@ -50,7 +50,7 @@ class DatasetConfig:
     input_shape: list[int] = field(default_factory=list)
     num_classes: int = 2
     val_fraction: float = 0.15
-    test_fraction: float = 0.15
+    test_fraction: Optional[float] = 0.15  # null: the dataset's official test split
     split_seed: int = 0
     scale: float = 1.0  # raw values are divided by this in the input pipeline
 
@@ -61,9 +61,9 @@ class DatasetConfig:
         require(bool(self.input_shape) and all(d > 0 for d in self.input_shape),
                 "dataset.input_shape", self.input_shape, "a non-empty list of positive sizes")
         require(self.num_classes >= 2, "dataset.num_classes", self.num_classes, "must be >= 2")
-        for key in ("val_fraction", "test_fraction"):
-            value = getattr(self, key)
-            require(0 < value < 0.5, f"dataset.{key}", value, "must be in (0, 0.5)")
+        require(0 < self.val_fraction < 0.5, "dataset.val_fraction", self.val_fraction, "must be in (0, 0.5)")
+        require(self.test_fraction is None or 0 < self.test_fraction < 0.5, "dataset.test_fraction",
+                self.test_fraction, "must be in (0, 0.5), or null for an official test split")
         require(self.scale > 0, "dataset.scale", self.scale, "must be > 0")
 
 

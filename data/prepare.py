@@ -1,16 +1,19 @@
-"""Prepare a dataset once: split it (deterministically) and write `data/<name>/{train,val,test}/`.
+"""Prepare a dataset once: download it if needed, split it deterministically, write `data/<name>/{train,val,test}/`.
 
-    python -m data.prepare digits          # or: synthetic, several names, --list, --force
+    python -m data.prepare mnist           # or digits, synthetic, fashion_mnist, cifar10; several names
+    python -m data.prepare --list          # every dataset, whether it is prepared, its size on disk
 
 Each split folder holds `x.npy` and `y.npy`; `manifest.json` beside them records counts, shapes,
-checksums and the parameters the folder was prepared with. The whole folder is written under a
-temporary name and renamed into place, so a folder that exists is complete. Training calls
-`prepare_dataset` itself, which does nothing when the folder is already there.
+class names, checksums, the source files and the parameters the folder was prepared with. The
+whole folder is written under a temporary name and renamed into place, so a folder that exists is
+complete. Training calls `prepare_dataset` itself: it does nothing when the folder is there, and
+prepares it when that needs no download.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import json
 import shutil
@@ -22,7 +25,8 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from conf.errors import ConfigError, UserError
-from data.sources import SOURCES
+from data.download import sha256_of as _sha256
+from data.sources import SOURCES, Arrays
 
 SPLITS = ("train", "val", "test")
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "dataset"
@@ -50,22 +54,54 @@ def prepared_dir(cfg: DictConfig, data_dir: str | Path) -> Path:
     return Path(data_dir) / f"{cfg.name}-{digest[:12]}"
 
 
-def split_indices(y: np.ndarray, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
-    """Stratified split: each class is shuffled with `seed` and cut into test, val and train parts."""
+def split_indices(y: np.ndarray, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
+    """Stratified split: each class is shuffled with `seed`, cut into the parts `fractions` names
+    (in order), and what remains is `train`."""
     rng = np.random.default_rng(seed)
-    parts: dict[str, list[np.ndarray]] = {split: [] for split in SPLITS}
+    parts: dict[str, list[np.ndarray]] = {split: [] for split in [*fractions, "train"]}
     for label in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == label))
-        n_test = max(1, round(len(members) * test_fraction))
-        n_val = max(1, round(len(members) * val_fraction))
-        parts["test"].append(members[:n_test])
-        parts["val"].append(members[n_test:n_test + n_val])
-        parts["train"].append(members[n_test + n_val:])
+        start = 0
+        for split, fraction in fractions.items():
+            count = max(1, round(len(members) * fraction))
+            parts[split].append(members[start:start + count])
+            start += count
+        parts["train"].append(members[start:])
     return {split: np.sort(np.concatenate(chunks)) for split, chunks in parts.items()}
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def make_splits(cfg: DictConfig, data: Arrays | dict[str, Arrays]) -> dict[str, Arrays]:
+    """train/val/test arrays: an official test split is kept and val is drawn from train;
+    otherwise all examples are split three ways."""
+    if isinstance(data, dict):
+        if cfg.test_fraction is not None:
+            raise ConfigError(f"dataset.test_fraction={cfg.test_fraction} is invalid: {cfg.name} has an official "
+                              "test split; set it to null")
+        x, y = data["train"]
+        parts = split_indices(y, {"val": cfg.val_fraction}, cfg.split_seed)
+        return {"train": (x[parts["train"]], y[parts["train"]]), "val": (x[parts["val"]], y[parts["val"]]),
+                "test": data["test"]}
+    if cfg.test_fraction is None:
+        raise ConfigError(f"dataset.test_fraction=null is invalid: {cfg.name} has no official test split; "
+                          "give a fraction in (0, 0.5)")
+    x, y = data
+    parts = split_indices(y, {"test": cfg.test_fraction, "val": cfg.val_fraction}, cfg.split_seed)
+    return {split: (x[index], y[index]) for split, index in parts.items()}
+
+
+def raw_files(cfg: DictConfig, data_dir: str | Path, download: bool) -> dict[str, Path]:
+    """The dataset's raw files in `<data_dir>/downloads/`, verified; downloaded first if `download`."""
+    from data.download import download as fetch
+
+    directory = Path(data_dir) / "downloads"
+    source = SOURCES[cfg.name]
+    missing = [remote.name for remote in source.files if not (directory / remote.name).exists()]
+    if missing and not download:
+        raise UserError(f"dataset {cfg.name} is not prepared and needs a download: run "
+                        f"`python -m data.prepare {cfg.name}` (or place {', '.join(missing)} in {directory})")
+    return {remote.name: fetch(remote, directory) for remote in source.files}
+
+
 
 
 def _check_input_shape(cfg: DictConfig, stored_shape: list[int]) -> None:
@@ -76,12 +112,18 @@ def _check_input_shape(cfg: DictConfig, stored_shape: list[int]) -> None:
 
 
 def _check_prepared(folder: Path, cfg: DictConfig) -> None:
+    again = f"run `python -m data.prepare {cfg.name} --force`"
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
         manifest["stored_shape"], manifest["params"]  # noqa: B018 -- both must be there
-    except (OSError, ValueError, KeyError, TypeError):
+        files = {f"{split}/{name}": digest for split, entry in manifest["splits"].items()
+                 for name, digest in entry["sha256"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise UserError(f"{folder} has no readable {MANIFEST}: it was not written (or was edited) after "
-                        f"data.prepare; run `python -m data.prepare {cfg.name} --force`") from None
+                        f"data.prepare; {again}") from None
+    for name, digest in files.items():
+        if not (folder / name).is_file() or _sha256(folder / name) != digest:
+            raise UserError(f"{folder / name} is missing or was changed since data.prepare wrote it; {again}")
     _check_input_shape(cfg, manifest["stored_shape"])
     recorded = manifest["params"]
     wanted = preparation_params(cfg)
@@ -92,27 +134,36 @@ def _check_prepared(folder: Path, cfg: DictConfig) -> None:
                         f"run `python -m data.prepare {cfg.name} --force` to prepare it again")
 
 
-def prepare_dataset(cfg: DictConfig, data_dir: str | Path, force: bool = False) -> Path:
-    """Write the dataset's split folders unless they exist already; returns the dataset folder."""
+def prepare_dataset(cfg: DictConfig, data_dir: str | Path, force: bool = False, download: bool = False) -> Path:
+    """Write the dataset's split folders unless they exist already; returns the dataset folder.
+
+    A dataset whose raw files must be downloaded is only downloaded when `download` is set (the
+    `python -m data.prepare` command); training prepares it itself only from files already here.
+    """
     if cfg.name not in SOURCES:
         raise ConfigError(f"dataset.name={cfg.name!r} is invalid: must be one of {', '.join(SOURCES)}")
     folder = prepared_dir(cfg, data_dir)
     if folder.exists() and not force:
         _check_prepared(folder, cfg)
         return folder
-    x, y = SOURCES[cfg.name](cfg)
+    source = SOURCES[cfg.name]
+    files = raw_files(cfg, data_dir, download)
+    splits = make_splits(cfg, source.load(cfg, files))
+    stored_shape = list(splits["train"][0].shape[1:])
+    _check_input_shape(cfg, stored_shape)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        _check_input_shape(cfg, list(x.shape[1:]))
-        manifest = {"name": cfg.name, "params": preparation_params(cfg), "stored_shape": list(x.shape[1:]),
-                    "num_classes": int(cfg.num_classes), "splits": {}}
-        for split, indices in split_indices(y, cfg.val_fraction, cfg.test_fraction, cfg.split_seed).items():
+        manifest = {"name": cfg.name, "params": preparation_params(cfg), "stored_shape": stored_shape,
+                    "num_classes": int(cfg.num_classes), "class_names": list(source.class_names),
+                    "source": [{"file": r.name, "sha256": r.sha256, "urls": list(r.urls)} for r in source.files],
+                    "splits": {}}
+        for split, (x, y) in splits.items():
             (staging / split).mkdir()
-            np.save(staging / split / "x.npy", x[indices])
-            np.save(staging / split / "y.npy", y[indices])
+            np.save(staging / split / "x.npy", x)
+            np.save(staging / split / "y.npy", y)
             manifest["splits"][split] = {
-                "count": int(len(indices)),
+                "count": int(len(y)),
                 "sha256": {f: _sha256(staging / split / f) for f in ("x.npy", "y.npy")},
             }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
@@ -123,6 +174,11 @@ def prepare_dataset(cfg: DictConfig, data_dir: str | Path, force: bool = False) 
         except OSError:  # another process prepared it first: theirs is as good as ours
             if not (folder / MANIFEST).is_file():
                 raise
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise UserError(f"the disk is full while preparing {folder}; nothing was kept: free some space "
+                            "and run the command again") from None
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
@@ -173,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.names:
             cfg = dataset_config(name)
             existed = prepared_dir(cfg, args.data_dir).exists() and not args.force
-            folder = prepare_dataset(cfg, args.data_dir, force=args.force)
+            folder = prepare_dataset(cfg, args.data_dir, force=args.force, download=True)
             print(f"{name}: {'already prepared in' if existed else 'prepared'} {folder}")
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -14,7 +14,7 @@ from tests.conftest import run_main
     (["optimizer.lr=-1"], "error: optimizer.lr=-1.0 is invalid: must be > 0"),
     (["trainer.batch_size=0"], "error: trainer.batch_size=0 is invalid: must be >= 1"),
     (["model=foo"], "error: model=foo: no such option; available: cnn, mlp"),
-    (["dataset=bar"], "error: dataset=bar: no such option; available: digits, synthetic"),
+    (["dataset=bar"], "error: dataset=bar: no such option; available: cifar10, digits, fashion_mnist, mnist, synthetic"),
     (["model.dropout=["], "error: cannot parse override: "),
 ])
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, expected):

@@ -60,7 +60,7 @@ def test_type_and_key_errors_stop_composition_with_one_line(override, expected):
     ("trainer.batch_size=0", "trainer.batch_size=0 is invalid: must be >= 1"),
     ("model.dropout=1.5", "model.dropout=1.5 is invalid: must be in [0, 1)"),
     ("optimizer.name=adamx", "optimizer.name='adamx' is invalid: must be one of adam, adamw, sgd, rmsprop"),
-    ("dataset.name=imagenet", "dataset.name='imagenet' is invalid: must be one of digits, synthetic"),
+    ("dataset.name=imagenet", "dataset.name='imagenet' is invalid: must be one of digits, synthetic, mnist"),
     ("+model.hiden=3", "model.hiden=3 is invalid: unknown key; allowed: hidden_units, dropout, activation"),
     ("+extra=1", "extra=1 is invalid: unknown key"),
     ("trainer.keep_checkpoints=0", "trainer.keep_checkpoints=0 is invalid: must be >= 1, or null"),
@@ -75,7 +75,7 @@ def test_values_out_of_range_raise_config_error(override, expected):
 
 @pytest.mark.parametrize(("override", "expected"), [
     ("model=transformer", "model=transformer: no such option; available: cnn, mlp"),
-    ("dataset=imagenet", "dataset=imagenet: no such option; available: digits, synthetic"),
+    ("dataset=imagenet", "dataset=imagenet: no such option; available: cifar10, digits, fashion_mnist, mnist, synthetic"),
     ("stage=dance", "stage=dance: no such option; available: evaluate, export, infer, train"),
 ])
 def test_unknown_group_options_list_the_available_ones(override, expected):

@@ -85,4 +85,5 @@ def test_cli_prepares_lists_and_reports_errors(tmp_path, capsys):
     listing = capsys.readouterr().out
     assert "digits" in listing and "prepared," in listing and "synthetic" in listing
     assert main(["mnist-typo", "--data-dir", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.strip() == "error: unknown dataset 'mnist-typo'; known: digits, synthetic"
+    assert capsys.readouterr().err.strip() == ("error: unknown dataset 'mnist-typo'; "
+                                              "known: cifar10, digits, fashion_mnist, mnist, synthetic")
