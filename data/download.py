@@ -10,6 +10,7 @@ verified, whatever happened to the transfer.
 from __future__ import annotations
 
 import errno
+import sys
 import hashlib
 import http.client
 import time
@@ -63,6 +64,7 @@ def _transfer(url: str, part: Path, timeout: float, progress) -> None:
 def download(remote: RemoteFile, directory: Path, attempts: int = 3, backoff: float = 1.0,
              timeout: float = 60.0) -> Path:
     """`directory/remote.name`, downloaded and verified unless it is there and verified already."""
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
     destination = Path(directory) / remote.name
@@ -75,7 +77,7 @@ def download(remote: RemoteFile, directory: Path, attempts: int = 3, backoff: fl
     part = destination.with_name(destination.name + ".part")
     errors = []
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  transient=True) as progress:
+                  transient=True, console=Console(stderr=True), disable=not sys.stderr.isatty()) as progress:
         for url in remote.urls:
             for attempt in range(attempts):
                 try:

@@ -100,9 +100,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     started = time.perf_counter()
     plan = plan_training(cfg)
     config, run_dir = plan.config, plan.run_dir
+    folder = prepare_dataset(config.dataset, cfg.data_dir)  # before any record: a missing dataset leaves no run
     start_run(config)
     BaseModel.seed_everything(config.seed, config.trainer.deterministic)
-    folder = prepare_dataset(config.dataset, cfg.data_dir)
     splits = {split: load_split(folder, split, config.dataset.input_shape) for split in SPLITS}
     batch_size, scale = config.trainer.batch_size, config.dataset.scale
 
