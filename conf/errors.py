@@ -18,8 +18,12 @@ class ConfigError(UserError, ValueError):
     """A configuration value outside what its schema allows."""
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0].strip() if text.strip() else ""
+def first_line(error: BaseException | str) -> str:
+    """The first line of an error's message, or its type's name when the message is empty."""
+    text = str(error).strip()
+    if text:
+        return text.splitlines()[0].strip()
+    return type(error).__name__ if isinstance(error, BaseException) else ""
 
 
 def one_line_error(error: BaseException) -> str | None:
@@ -36,17 +40,17 @@ def one_line_error(error: BaseException) -> str | None:
         missing = (error.missing_cfg_file or "").strip("/")
         group, _, name = missing.rpartition("/")
         return (f"{group}={name}: no such option; available: {', '.join(sorted(error.options))}"
-                if group else _first_line(str(error)))
+                if group else first_line(str(error)))
     if isinstance(error, OverrideParseException):
-        return f"cannot parse override: {_first_line(str(error))} (see Hydra's override grammar)"
+        return f"cannot parse override: {first_line(str(error))} (see Hydra's override grammar)"
     cause = error.__cause__ if isinstance(error, CompactHydraException) else error
     if isinstance(cause, OmegaConfBaseException) and cause.full_key:
-        message = _first_line(cause.msg or str(cause))
+        message = first_line(cause.msg or str(cause))
         schema = getattr(cause, "object_type", None)
         if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and dataclasses.is_dataclass(schema):
             allowed = [f.name for f in dataclasses.fields(schema) if not f.name.startswith("_")]
             message = f"unknown key; allowed: {', '.join(allowed)}"
         return f"{cause.full_key}: {message}"
     if isinstance(error, CompactHydraException):
-        return _first_line(str(error))
+        return first_line(str(error))
     return None

@@ -15,7 +15,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from conf.errors import ConfigError, UserError
+from conf.errors import ConfigError, UserError, first_line
 
 CHECKPOINTS = "checkpoints"
 EPOCH_FILE = re.compile(r"^epoch_(\d+)\.keras$")
@@ -25,11 +25,20 @@ def is_run_folder(path: Path) -> bool:
     return (path / ".hydra" / "config.yaml").is_file()
 
 
-def find_run(run: str, results_dir: str | Path, model: str, dataset: str) -> Path:
-    """The run folder that `run=` names: a path, or `latest` for the newest run of model on dataset."""
+def _started(folder: Path) -> tuple[str, int]:
+    """Sort key of a run folder: its time stamp, then the `_<n>` of runs started in the same second."""
+    stamp, suffix = folder.name[:19], folder.name[20:]  # YYYY-MM-DD_HH-MM-SS[_n]
+    return stamp, int(suffix) if suffix.isdigit() else 0
+
+
+def find_run(run: str, results_dir: str | Path, model: str, dataset: str, exclude: Path | None = None) -> Path:
+    """The run folder that `run=` names: a path, or `latest` for the newest run of model on dataset
+    (other than `exclude`, the folder of the job that asks)."""
     if run == "latest":
         base = Path(results_dir) / model / dataset
-        runs = sorted(p for p in base.iterdir() if is_run_folder(p)) if base.is_dir() else []
+        exclude_resolved = exclude.resolve() if exclude is not None else None
+        candidates = base.iterdir() if base.is_dir() else []
+        runs = sorted((p for p in candidates if is_run_folder(p) and p.resolve() != exclude_resolved), key=_started)
         if not runs:
             raise UserError(f"run=latest: no run of model={model} on dataset={dataset} in {base}")
         return runs[-1].resolve()
@@ -56,7 +65,7 @@ def load_run_config(run_dir: Path) -> DictConfig:
     The model's class must be a registered one (its schema comes from the registry), so a
     `_target_` pointing anywhere else is refused before anything is built.
     """
-    from conf.schema import DatasetConfig, RunConfig, SyntheticDatasetConfig
+    from conf.schema import DatasetConfig, RunConfig, SyntheticDatasetConfig, validate_config
     from models import registered_class
 
     path = run_dir / ".hydra" / "config.yaml"
@@ -70,15 +79,14 @@ def load_run_config(run_dir: Path) -> DictConfig:
         schema = OmegaConf.structured(RunConfig)
         schema.model, schema.dataset = OmegaConf.structured(model_schema), OmegaConf.structured(dataset_schema)
         typed = OmegaConf.merge(schema, saved)
-        for group in ("model", "dataset", "optimizer", "trainer", "stage"):
-            OmegaConf.to_object(typed[group])
+        validate_config(typed)
     except ConfigError as error:
         raise UserError(f"{path} is not a valid run config: {error}") from None
     except UserError:
         raise
     except (OSError, ValueError, AttributeError, yaml.YAMLError, OmegaConfBaseException) as error:
         key = getattr(error, "full_key", None)
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        detail = first_line(error)
         raise UserError(f"{path} is not a valid run config: {f'{key}: ' if key else ''}{detail}") from None
     return typed
 
@@ -99,34 +107,33 @@ def checkpoint_state(run_dir: Path) -> dict:
         return {}
     try:
         state = json.loads(path.read_text())
-        int(state["last_epoch"])
+        if not all(isinstance(state.get(key, 0), int) for key in ("last_epoch", "best_epoch")) or \
+                "last_epoch" not in state:
+            raise ValueError("epochs must be integers")
         return state
     except (OSError, ValueError, KeyError, TypeError):
         raise UserError(f"{path} is unreadable; it is written by training, do not edit it") from None
 
 
-def available_checkpoints(run_dir: Path) -> list[str]:
-    names = [f"epoch_{n}" for n in sorted(epoch_checkpoints(run_dir))]
+def named_checkpoints(run_dir: Path) -> dict[str, tuple[Path, int]]:
+    """Every checkpoint of a run by name, with its file and epoch: `best`, `last`, `epoch_<n>`.
+
+    `best` and `last` are the epochs `state.json` names; training never prunes the best one.
+    """
+    epochs = epoch_checkpoints(run_dir)
     state = checkpoint_state(run_dir)
-    if (run_dir / CHECKPOINTS / "best.keras").is_file() and "best_epoch" in state:
-        names.insert(0, "best")
-    if state.get("last_epoch") in epoch_checkpoints(run_dir):
-        names.insert(1 if names[:1] == ["best"] else 0, "last")
+    names = {alias: (epochs[state[key]], state[key]) for alias, key in (("best", "best_epoch"), ("last", "last_epoch"))
+             if state.get(key) in epochs}
+    names.update({f"epoch_{n}": (epochs[n], n) for n in sorted(epochs)})
     return names
 
 
 def resolve_checkpoint(run_dir: Path, name: str) -> tuple[Path, int]:
     """The file and epoch number of checkpoint `name` (`best`, `last` or `epoch_<n>`)."""
-    state = checkpoint_state(run_dir)
-    epochs = epoch_checkpoints(run_dir)
-    match = re.fullmatch(r"epoch_(\d+)", name)
-    if name == "best" and "best_epoch" in state and (run_dir / CHECKPOINTS / "best.keras").is_file():
-        return run_dir / CHECKPOINTS / "best.keras", int(state["best_epoch"])
-    if name == "last" and state.get("last_epoch") in epochs:
-        return epochs[state["last_epoch"]], int(state["last_epoch"])
-    if match and int(match.group(1)) in epochs:
-        return epochs[int(match.group(1))], int(match.group(1))
-    available = available_checkpoints(run_dir)
+    named = named_checkpoints(run_dir)
+    if name in named:
+        return named[name]
+    available = list(named)
     raise UserError(f"checkpoint={name}: not in {run_dir / CHECKPOINTS}; available: "
                     f"{', '.join(available) if available else 'none (no epoch finished)'}")
 
@@ -136,5 +143,6 @@ def target_run(cfg: DictConfig) -> Path:
     """The run folder a job's `run=` names, `latest` taken among runs of the job's model and dataset."""
     from hydra.core.hydra_config import HydraConfig
 
-    choices = HydraConfig.get().runtime.choices
-    return find_run(cfg.run, cfg.results_dir, choices.model, choices.dataset)
+    runtime = HydraConfig.get().runtime
+    return find_run(cfg.run, cfg.results_dir, runtime.choices.model, runtime.choices.dataset,
+                    exclude=Path(runtime.output_dir))

@@ -164,7 +164,10 @@ class RunConfig:
     def __post_init__(self) -> None:
         require(self.seed is None or 0 <= self.seed < 2**32, "seed", self.seed,
                 "must be in [0, 2**32) or null to draw one")
-        for metric in optimized_metrics(self.optimized_metric):
+        metrics = self.optimized_metric
+        require(isinstance(metrics, str) or (OmegaConf.is_list(metrics) or isinstance(metrics, list)) and len(metrics) > 0,
+                "optimized_metric", metrics, "a metric name or a non-empty list of them")
+        for metric in optimized_metrics(metrics):
             require_choice("optimized_metric", metric, OPTIMIZED_METRICS)
 
 

@@ -19,7 +19,7 @@ from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSw
 from omegaconf import OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from conf.errors import ConfigError
+from conf.errors import ConfigError, first_line
 
 
 @dataclass
@@ -87,7 +87,7 @@ def parse_space(space: dict[str, Any]) -> dict[str, Parameter]:
         try:
             override = parser.parse_override(f"{key}={text}")
         except Exception as error:  # Hydra's grammar errors are several types
-            raise ConfigError(f"search space {key}={text}: {str(error).splitlines()[0]}") from None
+            raise ConfigError(f"search space {key}={text}: {first_line(error)}") from None
         parsed[key] = to_parameter(key, override.value())
     return parsed
 

@@ -31,10 +31,8 @@ def open_storage(spec: str) -> optuna.storages.BaseStorage | str:
     return spec
 
 
-def job_trial(cfg: DictConfig, pruner: optuna.pruners.BasePruner) -> optuna.Trial | None:
-    """The running trial this job evaluates, or None outside an Optuna sweep."""
-    if cfg.trial.number is None:
-        return None
+def job_trial(cfg: DictConfig, pruner: optuna.pruners.BasePruner) -> optuna.Trial:
+    """The running trial this job evaluates (the job's `trial.*` keys are set)."""
     storage = optuna.storages.get_storage(open_storage(cfg.trial.storage))
     study = optuna.load_study(study_name=cfg.trial.study_name, storage=storage, pruner=pruner)
     study_id = storage.get_study_id_from_name(cfg.trial.study_name)

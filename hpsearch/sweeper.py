@@ -32,14 +32,14 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from conf.errors import ConfigError, UserError
+from conf.errors import ConfigError, UserError, first_line
 from hpsearch.report import write_hparams, write_plots, write_report
 from hpsearch.search_space import Parameter, as_override, grid_values, parse_space
 from hpsearch.study import open_storage, storage_spec
 
 log = logging.getLogger("hpsearch")
 
-SAMPLERS_NEEDING = {"GPSampler": "torch"}
+ABANDONED = "its sweep process died"
 
 
 def instantiate_sampler(config: DictConfig, space: dict[str, Parameter], seed_offset: int = 0
@@ -48,11 +48,11 @@ def instantiate_sampler(config: DictConfig, space: dict[str, Parameter], seed_of
     PyTorch, which this project does not install. A resumed study passes the number of trials it
     has as `seed_offset`, so the seeded sampler does not draw the first trials' parameters again."""
     name = str(config.get("_target_", "")).rsplit(".", 1)[-1]
-    if name in SAMPLERS_NEEDING:
+    if name == "GPSampler":
         try:
-            __import__(SAMPLERS_NEEDING[name])
+            import torch  # noqa: F401
         except ImportError:
-            raise UserError(f"hydra/sweeper/sampler=gp needs PyTorch: pip install torch (CPU build), "
+            raise UserError("hydra/sweeper/sampler=gp needs PyTorch: pip install torch (CPU build), "
                             "or choose tpe, random, cmaes, qmc, grid or nsgaii") from None
     seed = {"seed": config.seed + seed_offset} if config.get("seed") is not None else {}
     if name == "GridSampler":
@@ -152,6 +152,14 @@ class OptunaSweeper(Sweeper):
             study_name=self.study_name, storage=storage, sampler=sampler,
             pruner=instantiate(self.pruner_config), directions=self.directions, load_if_exists=True)
         self.fail_abandoned_trials(study, storage)
+        try:
+            return self.run_trials(study, space, fixed, spec)
+        finally:  # also when the failure rate stops the sweep
+            write_report(study, self.sweep_dir, space)
+            write_plots(study, self.sweep_dir)
+
+    def run_trials(self, study: optuna.Study, space: dict[str, Parameter], fixed: list[str], spec: str
+                   ) -> list[JobReturn]:
         started, returns = time.monotonic(), []
         log.info("study %s in %s: %d of %d trials already finished", study.study_name, spec,
                  self.finished(study), self.n_trials)
@@ -172,8 +180,6 @@ class OptunaSweeper(Sweeper):
                 self.tell(study, trial, result, space)
             returns.extend(results)
             write_report(study, self.sweep_dir, space)
-        write_report(study, self.sweep_dir, space)
-        write_plots(study, self.sweep_dir)
         return returns
 
     def job_overrides(self, trial: optuna.Trial, space: dict[str, Parameter], fixed: list[str], study_name: str,
@@ -200,7 +206,7 @@ class OptunaSweeper(Sweeper):
         elif isinstance(value, optuna.TrialPruned):
             frozen = study.tell(trial, state=TrialState.PRUNED)
         else:
-            trial.set_user_attr("error", f"{type(value).__name__}: {str(value).splitlines()[0] if str(value) else ''}")
+            trial.set_user_attr("error", f"{type(value).__name__}: {first_line(str(value))}")
             frozen = study.tell(trial, state=TrialState.FAIL)
         self.log_progress(study, frozen)
         if frozen.state != TrialState.FAIL:
@@ -226,12 +232,14 @@ class OptunaSweeper(Sweeper):
             owner = trial.user_attrs.get("sweeper", "")
             if owner and owner != self.owner and not process_alive(owner):
                 trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-                storage.set_trial_user_attr(trial_id, "error", "its sweep process died")
+                storage.set_trial_user_attr(trial_id, "error", ABANDONED)
                 study.tell(trial.number, state=TrialState.FAIL)
                 log.info("trial %d was left running by a dead sweep (%s): marked FAIL", trial.number, owner)
 
     def check_failure_rate(self, study: optuna.Study) -> None:
-        finished = [t for t in study.trials if t.state.is_finished()]
+        """Stop the sweep when too many trials failed; trials of a dead sweep process do not count."""
+        finished = [t for t in study.trials if t.state.is_finished()
+                    and t.user_attrs.get("error") != ABANDONED]
         failed = [t for t in finished if t.state == TrialState.FAIL]
         if finished and len(failed) / len(finished) > self.max_failure_rate:
             last = failed[-1].user_attrs.get("error", "no message")

@@ -13,6 +13,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def replace_atomically(path: Path, write: Callable[[Path], None], suffix: str = "") -> None:
     """Call `write(temporary_path)` in path's folder, then rename the result onto `path`."""
     path = Path(path)
@@ -22,6 +31,9 @@ def replace_atomically(path: Path, write: Callable[[Path], None], suffix: str = 
     os.close(handle)
     try:
         write(Path(temporary))
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes it private; give it a normal file's mode
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())  # the bytes reach the disk before the name does
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from conf.errors import UserError
+from conf.errors import UserError, first_line
 from conf.schema import ModelConfig
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def learning_rate_at(epoch: int, optimizer: DictConfig, epochs: int) -> float:
         return base * (epoch + 1) / (optimizer.warmup_epochs + 1)
     if optimizer.schedule == "constant":
         return base
-    decay_epochs = max(1, epochs - optimizer.warmup_epochs)
+    decay_epochs = max(1, epochs - optimizer.warmup_epochs - 1)  # the last epoch reaches the floor
     progress = min(1.0, (epoch - optimizer.warmup_epochs) / decay_epochs)
     floor = base * optimizer.min_lr_ratio
     return floor + (base - floor) * 0.5 * (1 + math.cos(math.pi * progress))
@@ -52,13 +52,13 @@ def make_optimizer(optimizer: DictConfig) -> keras.optimizers.Optimizer:
     import keras
 
     common = {"learning_rate": optimizer.lr, "clipnorm": optimizer.clipnorm}
+    if optimizer.name == "adamw":  # decoupled weight decay
+        return keras.optimizers.AdamW(weight_decay=optimizer.weight_decay, **common)
+    common["weight_decay"] = optimizer.weight_decay or None
     if optimizer.name == "adam":
         return keras.optimizers.Adam(**common)
-    if optimizer.name == "adamw":
-        return keras.optimizers.AdamW(weight_decay=optimizer.weight_decay, **common)
     if optimizer.name == "sgd":
-        return keras.optimizers.SGD(momentum=optimizer.momentum, weight_decay=optimizer.weight_decay or None,
-                                    **common)
+        return keras.optimizers.SGD(momentum=optimizer.momentum, **common)
     return keras.optimizers.RMSprop(momentum=optimizer.momentum, **common)
 
 
@@ -150,8 +150,8 @@ class BaseModel:
 
         trainer = self.config.trainer
         epochs = trainer.epochs
-        # Order matters: the checkpoint of an epoch is complete before its logs are written, so
-        # a run killed in between resumes without logging that epoch twice.
+        # Order matters: an epoch's checkpoint is complete before its logs are written, so a run
+        # killed in between never logs an epoch twice on resuming (it may miss that epoch's row).
         callbacks = [
             keras.callbacks.LearningRateScheduler(
                 lambda epoch, lr: learning_rate_at(epoch, self.config.optimizer, epochs)),
@@ -203,11 +203,11 @@ class BaseModel:
         try:
             with warnings.catch_warnings():
                 # Keras only warns when a file lacks some layers, and keeps fresh weights for them.
-                warnings.simplefilter("error")
+                warnings.simplefilter("error", UserWarning)
                 self.network.load_weights(str(path))
         except Exception as error:  # Keras raises many types for a damaged or foreign file
             raise UserError(f"checkpoint {path} cannot be loaded into {type(self).__name__}: "
-                            f"{str(error).splitlines()[0]}") from error
+                            f"{first_line(error)}") from error
 
     def summary(self) -> str:
         lines: list[str] = []

@@ -65,6 +65,8 @@ def test_type_and_key_errors_stop_composition_with_one_line(override, expected):
     ("+extra=1", "extra=1 is invalid: unknown key"),
     ("trainer.keep_checkpoints=0", "trainer.keep_checkpoints=0 is invalid: must be >= 1, or null"),
     ("optimized_metric=f1", "optimized_metric='f1' is invalid: must be one of val_accuracy"),
+    ("optimized_metric=5", "optimized_metric=5 is invalid: a metric name or a non-empty list of them"),
+    ("optimized_metric=[]", "optimized_metric=[] is invalid: a metric name or a non-empty list of them"),
 ])
 def test_values_out_of_range_raise_config_error(override, expected):
     with pytest.raises(ConfigError) as caught:

@@ -49,6 +49,15 @@ def test_single_elements_and_batches_in_every_accepted_shape():
     assert as_batch(np.zeros((3, 8, 8)), SHAPE).shape == (3, 8, 8, 1)
 
 
+def test_unreadable_files_are_user_errors(tmp_path):
+    (tmp_path / "empty.npy").write_bytes(b"")
+    (tmp_path / "latin.json").write_bytes(b"\xff\xfe[1]")
+    with pytest.raises(UserError, match="is not a readable .npy file"):
+        read_input(str(tmp_path / "empty.npy"))
+    with pytest.raises(UserError, match="is not a readable .json file"):
+        read_input(str(tmp_path / "latin.json"))
+
+
 @pytest.mark.parametrize(("value", "expected"), [
     (None, "stage=infer needs input="),
     ("missing.npy", "input=missing.npy: no such file"),

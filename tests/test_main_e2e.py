@@ -41,7 +41,7 @@ def test_train_run_folder_holds_everything(tmp_path, digits_data):
         "epoch_loss": 3, "epoch_accuracy": 3, "epoch_learning_rate": 3}
     assert {"epoch_loss": 3, "epoch_accuracy": 3}.items() <= _tensorboard_scalars(run_dir / "validation").items()
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
-        "best.keras", "epoch_1.keras", "epoch_2.keras", "epoch_3.keras", "state.json"]
+        "epoch_1.keras", "epoch_2.keras", "epoch_3.keras", "state.json"]
 
     metrics = read_metrics(run_dir)
     assert set(metrics) == {"train", "val", "test", "epochs_run", "best_epoch", "seed", "fit_time_s",
@@ -67,7 +67,7 @@ def test_train_run_folder_holds_everything(tmp_path, digits_data):
     from models import build_model
 
     model = build_model(OmegaConf.load(run_dir / ".hydra" / "config.yaml"))
-    model.load_checkpoint(run_dir / "checkpoints" / "best.keras")
+    model.load_checkpoint(run_dir / "checkpoints" / f"epoch_{metrics['best_epoch']}.keras")
     x, y = load_split(tmp_path / "data" / "digits", "test", [8, 8, 1])
     accuracy = float((model.predict(x / 16.0).argmax(axis=1) == y).mean())
     assert abs(accuracy - metrics["test"]["accuracy"]) < 1e-6

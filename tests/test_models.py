@@ -31,10 +31,10 @@ def test_only_registered_targets_are_built():
 def test_learning_rate_schedules():
     cfg = compose_config("optimizer.lr=0.1", "optimizer.schedule=cosine", "optimizer.warmup_epochs=1",
                          "optimizer.min_lr_ratio=0.1").optimizer
-    assert learning_rate_at(0, cfg, 11) == pytest.approx(0.05)  # warm-up
-    assert learning_rate_at(1, cfg, 11) == pytest.approx(0.1)
-    assert learning_rate_at(6, cfg, 11) == pytest.approx(0.055)  # half-way down the cosine
-    assert learning_rate_at(11, cfg, 11) == pytest.approx(0.01)
+    assert learning_rate_at(0, cfg, 12) == pytest.approx(0.05)  # warm-up
+    assert learning_rate_at(1, cfg, 12) == pytest.approx(0.1)
+    assert learning_rate_at(6, cfg, 12) == pytest.approx(0.055)  # half-way down the cosine
+    assert learning_rate_at(11, cfg, 12) == pytest.approx(0.01)  # the last epoch reaches the floor
     assert learning_rate_at(5, compose_config("optimizer.lr=0.1").optimizer, 11) == pytest.approx(0.1)
 
 
@@ -67,9 +67,10 @@ def test_fit_writes_checkpoints_and_they_restore_weights_and_optimizer(tmp_path,
     history = model.fit(training_batches(x, y, 32, 0, 0, 4, 16.0), val, tmp_path,
                         steps_per_epoch=steps_per_epoch(len(y), 32))
     assert len(history["loss"]) == 4 and history["loss"][-1] < history["loss"][0]
-    saved = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
-    assert saved == ["best.keras", "epoch_3.keras", "epoch_4.keras", "state.json"]
     state = json.loads((tmp_path / "checkpoints" / "state.json").read_text())
+    saved = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    kept = sorted({3, 4, state["best_epoch"]})  # the 2 newest and the best, never pruned
+    assert saved == [*(f"epoch_{n}.keras" for n in kept), "state.json"]
     assert state["last_epoch"] == 4 and state["monitor"] == "val_loss"
     assert state["best_value"] == pytest.approx(min(history["val_loss"]))
     assert state["best_epoch"] == 1 + history["val_loss"].index(min(history["val_loss"]))

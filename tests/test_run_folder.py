@@ -8,7 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from conf.errors import UserError
-from conf.run_folder import available_checkpoints, find_run, load_run_config, resolve_checkpoint
+from conf.run_folder import find_run, load_run_config, named_checkpoints, resolve_checkpoint
 from tests.conftest import compose_config
 
 
@@ -21,7 +21,6 @@ def make_run(folder, last_epoch=3, kept=(2, 3), best=2, config=None):
     checkpoints.mkdir()
     for epoch in kept:
         (checkpoints / f"epoch_{epoch}.keras").write_bytes(b"x")
-    (checkpoints / "best.keras").write_bytes(b"x")
     (checkpoints / ".epoch_4.keras.tmp123.keras").write_bytes(b"half")  # an interrupted write
     (checkpoints / "state.json").write_text(json.dumps({"last_epoch": last_epoch, "best_epoch": best}))
     return folder
@@ -43,8 +42,8 @@ def test_find_run_by_path_and_latest(tmp_path):
 
 def test_checkpoints_are_addressed_by_name_and_half_written_files_ignored(tmp_path):
     run = make_run(tmp_path / "run")
-    assert available_checkpoints(run) == ["best", "last", "epoch_2", "epoch_3"]
-    assert resolve_checkpoint(run, "best") == (run / "checkpoints" / "best.keras", 2)
+    assert list(named_checkpoints(run)) == ["best", "last", "epoch_2", "epoch_3"]
+    assert resolve_checkpoint(run, "best") == (run / "checkpoints" / "epoch_2.keras", 2)
     assert resolve_checkpoint(run, "last") == (run / "checkpoints" / "epoch_3.keras", 3)
     assert resolve_checkpoint(run, "epoch_2") == (run / "checkpoints" / "epoch_2.keras", 2)
     for name in ("epoch_1", "epoch_4", "final"):
@@ -57,6 +56,15 @@ def test_a_run_killed_before_its_first_checkpoint_has_none(tmp_path):
     (run / ".hydra").mkdir(parents=True)
     with pytest.raises(UserError, match=r"available: none \(no epoch finished\)"):
         resolve_checkpoint(run, "best")
+
+
+def test_runs_in_the_same_second_sort_by_their_number(tmp_path):
+    base = tmp_path / "results" / "mlp" / "digits"
+    for name in ("2026-01-01_10-00-00", "2026-01-01_10-00-00_2", "2026-01-01_10-00-00_10"):
+        make_run(base / name)
+    assert find_run("latest", tmp_path / "results", "mlp", "digits").name == "2026-01-01_10-00-00_10"
+    assert find_run("latest", tmp_path / "results", "mlp", "digits",
+                    exclude=base / "2026-01-01_10-00-00_10").name == "2026-01-01_10-00-00_2"
 
 
 def test_corrupt_state_file_is_a_user_error(tmp_path):

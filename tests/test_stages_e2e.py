@@ -104,7 +104,8 @@ def test_export_reloads_in_a_fresh_process_with_the_same_predictions(workdir, tr
     assert served.returncode == 0, served.stderr
     outputs = json.loads(served.stdout.strip().splitlines()[-1])
     config = load_run_config(trained_run)
-    expected = load_trained_model(config, trained_run / "checkpoints" / "best.keras").predict(x[:7] / 16.0)
+    best = read_metrics(trained_run)["best_epoch"]
+    expected = load_trained_model(config, trained_run / "checkpoints" / f"epoch_{best}.keras").predict(x[:7] / 16.0)
     np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)
     assert outputs["class"] == expected.argmax(axis=1).tolist()
 
@@ -112,13 +113,13 @@ def test_export_reloads_in_a_fresh_process_with_the_same_predictions(workdir, tr
 def test_corrupt_checkpoint_and_foreign_target_are_refused(workdir, trained_run, tmp_path):
     broken = tmp_path / "broken_run"
     shutil.copytree(trained_run, broken, ignore=shutil.ignore_patterns("evaluate", "infer", "export"))
-    (broken / "checkpoints" / "best.keras").write_bytes(b"not a zip file")
+    best = broken / "checkpoints" / f"epoch_{read_metrics(trained_run)['best_epoch']}.keras"
+    best.write_bytes(b"not a zip file")
     result = run_main(workdir, "stage=evaluate", f"run={broken}")
-    assert result.returncode == 2 and result.stderr.startswith(f"error: checkpoint {broken}/checkpoints/best.keras "
-                                                               "cannot be loaded into MLP")
+    assert result.returncode == 2 and result.stderr.startswith(f"error: checkpoint {best} cannot be loaded into MLP")
     config = broken / ".hydra" / "config.yaml"
     config.write_text(config.read_text().replace("_target_: models.MLP", "_target_: subprocess.call"))
-    result = run_main(workdir, "stage=evaluate", f"run={broken}", "checkpoint=epoch_1")
+    result = run_main(workdir, "stage=evaluate", f"run={broken}", "checkpoint=last")
     assert result.returncode == 2
     assert "model._target_='subprocess.call' is not a registered model" in result.stderr
     result = run_main(workdir, "stage=evaluate", f"run={tmp_path}")
@@ -146,6 +147,11 @@ def test_branch_from_an_epoch_is_a_new_run_that_leaves_the_parent_alone(workdir,
     assert [line.split(",")[0] for line in history[1:]] == ["2", "3"]
     refused = run_main(workdir, f"run={trained_run}", "checkpoint=epoch_2", "model=cnn")
     assert refused.returncode == 2 and "a branch keeps its parent's model" in refused.stderr
+    # run=latest names the newest run other than the branch being started
+    newest = run_main(workdir, "run=latest", "checkpoint=last", "trainer.epochs=5")
+    assert newest.returncode == 0, newest.stderr
+    config = yaml.safe_load((max(run_folders(workdir)) / ".hydra" / "config.yaml").read_text())
+    assert config["run"] == str(branch.resolve()) and config["checkpoint"] == "last"
 
 
 def test_resume_after_sigkill_equals_an_uninterrupted_run(workdir):

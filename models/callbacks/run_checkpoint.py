@@ -1,19 +1,20 @@
 """Checkpoints of every epoch in `<run>/checkpoints/`, the newest few kept, plus the best one.
 
-Files: `epoch_<n>.keras` (n counts from 1), `best.keras`, and `state.json` recording the last
-and best epochs. Every file is replaced atomically, and `state.json` is written last, so it only
-ever names checkpoints that are complete: a run killed at any moment resumes from `last`.
+Files: `epoch_<n>.keras` (n counts from 1) and `state.json`, which records the last and the best
+epoch. The best epoch's file is never pruned, and `state.json` is the only record of which one is
+best: no second file can disagree with it. Every file is written atomically, `state.json` after
+the checkpoint it names, so a run killed at any moment resumes from a complete `last`.
 """
 
 from __future__ import annotations
 
-import shutil
+import math
 from pathlib import Path
 
 import keras
 
 from conf.run_folder import CHECKPOINTS, checkpoint_state, epoch_checkpoints
-from models.atomic_files import replace_atomically, save_keras_atomically, write_json_atomically
+from models.atomic_files import save_keras_atomically, write_json_atomically
 from models.base_model import monitor_mode
 
 
@@ -24,7 +25,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         run_dir: the run folder; checkpoints go to its `checkpoints/`, which continues where an
             earlier, interrupted fit of the same run left it.
         monitor: the epoch metric that decides the best checkpoint (`val_loss`, `val_accuracy`, ...).
-        keep: how many epoch checkpoints to keep besides `best.keras`; None keeps every epoch.
+        keep: how many of the newest epoch checkpoints to keep besides the best; None keeps every epoch.
     """
 
     def __init__(self, run_dir: Path, monitor: str = "val_loss", keep: int | None = 3) -> None:
@@ -38,6 +39,8 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     def _improved(self, value: float) -> bool:
         best = self.state.get("best_value")
+        if not math.isfinite(value):  # a NaN loss never becomes the best
+            return False
         if best is None:
             return True
         return value < best if self.mode == "min" else value > best
@@ -48,12 +51,11 @@ class RunCheckpoint(keras.callbacks.Callback):
         save_keras_atomically(self.model, epoch_path)
         value = (logs or {}).get(self.monitor)
         if value is not None and self._improved(float(value)):
-            replace_atomically(self.directory / "best.keras",
-                               lambda temporary: shutil.copyfile(epoch_path, temporary), suffix=".keras")
             self.state.update(best_epoch=number, best_value=float(value), monitor=self.monitor)
         self.state["last_epoch"] = number
         write_json_atomically(self.directory / "state.json", self.state)
         if self.keep is not None:
             saved = epoch_checkpoints(self.run_dir)
             for old in sorted(saved)[:-self.keep]:
-                saved[old].unlink(missing_ok=True)
+                if old != self.state.get("best_epoch"):
+                    saved[old].unlink(missing_ok=True)

@@ -10,7 +10,6 @@ inside); outputs `probabilities` `(batch, classes)` and `class` `(batch,)`. Load
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -19,8 +18,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from conf.run_folder import load_run_config, resolve_checkpoint, target_run
-from models.stages.loading import load_trained_model
+from models.stages.loading import load_trained_model, report, trained_run
 
 SIGNATURE = "serving_default"
 
@@ -31,12 +29,9 @@ def export(cfg: DictConfig) -> dict[str, float]:
 
     logging.getLogger("tensorflow").setLevel(logging.WARNING)  # not "Assets written to <staging folder>"
 
-    run_dir = target_run(cfg)
-    config = load_run_config(run_dir)
-    checkpoint = cfg.checkpoint or "best"
-    path, epoch = resolve_checkpoint(run_dir, checkpoint)
-    network = load_trained_model(config, path).network
-    scale = float(config.dataset.scale)
+    run = trained_run(cfg)
+    network = load_trained_model(run.config, run.path).network
+    scale = float(run.config.dataset.scale)
 
     def serve(inputs):
         probabilities = keras.activations.softmax(network(inputs / scale, training=False))
@@ -45,7 +40,7 @@ def export(cfg: DictConfig) -> dict[str, float]:
     archive = keras.export.ExportArchive()
     archive.track(network)
     archive.add_endpoint(SIGNATURE, serve, input_signature=[
-        tf.TensorSpec((None, *config.dataset.input_shape), tf.float32, name="inputs")])
+        tf.TensorSpec((None, *run.config.dataset.input_shape), tf.float32, name="inputs")])
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     destination = output_dir / "saved_model"
     staging = Path(tempfile.mkdtemp(prefix=".saved_model.", dir=output_dir))
@@ -54,6 +49,5 @@ def export(cfg: DictConfig) -> dict[str, float]:
         (staging / "saved_model").rename(destination)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    print(json.dumps({"run": str(run_dir), "checkpoint": checkpoint, "epoch": epoch,
-                      "saved_model": str(destination), "signature": SIGNATURE}), flush=True)
+    report("export.json", {**run.header(), "saved_model": str(destination), "signature": SIGNATURE})
     return {}

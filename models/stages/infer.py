@@ -18,13 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from conf.errors import UserError
-from conf.run_folder import load_run_config, resolve_checkpoint, target_run
-from models.atomic_files import write_json_atomically
-from models.stages.loading import load_trained_model
+from conf.errors import UserError, first_line
+from models.stages.loading import load_trained_model, report, trained_run
 
 FILE_SUFFIXES = (".npy", ".json", ".csv")
 
@@ -55,12 +52,12 @@ def read_input(value: Any) -> Any:
     if path.suffix in FILE_SUFFIXES:
         if not path.is_file():
             raise UserError(f"input={value}: no such file")
-        if path.suffix == ".npy":
-            try:
+        try:
+            if path.suffix == ".npy":
                 return np.load(path, allow_pickle=False)
-            except ValueError as error:
-                raise UserError(f"input={value} is not a readable .npy file: {error}") from None
-        return _parse_text(path.read_text(), f"input={value}")
+            return _parse_text(path.read_text(), f"input={value}")
+        except (ValueError, EOFError, OSError) as error:  # UnicodeDecodeError is a ValueError
+            raise UserError(f"input={value} is not a readable {path.suffix} file: {first_line(error)}") from None
     try:
         return json.loads(value)
     except ValueError:
@@ -89,19 +86,9 @@ def as_batch(data: Any, input_shape: tuple[int, ...]) -> np.ndarray:
 
 
 def infer(cfg: DictConfig) -> dict[str, float]:
-    run_dir = target_run(cfg)
-    config = load_run_config(run_dir)
-    checkpoint = cfg.checkpoint or "best"
-    path, epoch = resolve_checkpoint(run_dir, checkpoint)
-    batch = as_batch(read_input(cfg.input), tuple(config.dataset.input_shape))
-    probabilities = load_trained_model(config, path).predict(batch / config.dataset.scale)
-    report = {
-        "run": str(run_dir),
-        "checkpoint": checkpoint,
-        "epoch": epoch,
-        "predictions": [{"class": int(p.argmax()), "probabilities": [round(float(v), 6) for v in p]}
-                        for p in probabilities],
-    }
-    write_json_atomically(Path(HydraConfig.get().runtime.output_dir) / "predictions.json", report)
-    print(json.dumps(report), flush=True)
+    run = trained_run(cfg)
+    batch = as_batch(read_input(cfg.input), tuple(run.config.dataset.input_shape))
+    probabilities = load_trained_model(run.config, run.path).predict(batch / run.config.dataset.scale)
+    report("predictions.json", {**run.header(), "predictions": [
+        {"class": int(p.argmax()), "probabilities": [round(float(v), 6) for v in p]} for p in probabilities]})
     return {}

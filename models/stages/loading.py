@@ -1,13 +1,40 @@
-"""Building a trained model back from its run: the run's config, then one of its checkpoints."""
+"""What the stages that act on a trained run share: finding the run and its checkpoint, building
+the model back, and reporting the result as JSON."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from conf.run_folder import load_run_config, resolve_checkpoint, target_run
 from models import build_model
+from models.atomic_files import write_json_atomically
 from models.base_model import BaseModel
+
+
+@dataclass
+class TrainedRun:
+    folder: Path
+    config: DictConfig  # the run's own saved config, checked against the schemas
+    checkpoint: str  # its name: best, last or epoch_<n>
+    path: Path
+    epoch: int
+
+    def header(self) -> dict[str, Any]:
+        return {"run": str(self.folder), "checkpoint": self.checkpoint, "epoch": self.epoch}
+
+
+def trained_run(cfg: DictConfig) -> TrainedRun:
+    """The run `run=` names and its checkpoint `checkpoint=` (default `best`), checked before any work."""
+    folder = target_run(cfg)
+    checkpoint = cfg.checkpoint or "best"
+    path, epoch = resolve_checkpoint(folder, checkpoint)
+    return TrainedRun(folder, load_run_config(folder), checkpoint, path, epoch)
 
 
 def load_trained_model(config: DictConfig, checkpoint: Path) -> BaseModel:
@@ -20,3 +47,9 @@ def load_trained_model(config: DictConfig, checkpoint: Path) -> BaseModel:
     model = build_model(config)
     model.load_checkpoint(checkpoint)
     return model
+
+
+def report(filename: str, result: dict[str, Any]) -> None:
+    """Keep the result in the job's folder (`<run>/<stage>/<time>/`) and print it as one JSON line."""
+    write_json_atomically(Path(HydraConfig.get().runtime.output_dir) / filename, result)
+    print(json.dumps(result), flush=True)

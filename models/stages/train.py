@@ -63,6 +63,9 @@ def plan_training(cfg: DictConfig) -> TrainingPlan:
                             f"{changes[0].input_line} cannot apply; branch a new run instead: "
                             f"run={parent} checkpoint=last {' '.join(o.input_line for o in changes)}")
         last = checkpoint_state(parent).get("last_epoch", 0)
+        if last and last not in epoch_checkpoints(parent):
+            raise UserError(f"{parent}: state.json names epoch {last} as the last checkpoint, but "
+                            f"checkpoints/epoch_{last}.keras is gone; branch from a kept one (checkpoint=...)")
         return TrainingPlan(config, parent, last, epoch_checkpoints(parent).get(last))
     path, epoch = resolve_checkpoint(parent, cfg.checkpoint)
     for override in changes:
