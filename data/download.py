@@ -104,7 +104,8 @@ def download(remote: RemoteFile, directory: Path, attempts: int = 3, backoff: fl
                     errors.append(f"{url}: {_reason(error)}")
                 except http.client.HTTPException as error:  # e.g. the connection dropped mid-file
                     errors.append(f"{url}: {type(error).__name__}, kept {_size(part)} bytes to resume from")
-                time.sleep(backoff * 2**attempt)
+                if attempt + 1 < attempts:
+                    time.sleep(backoff * 2**attempt)
     raise UserError(f"could not download {remote.name} from any of {len(remote.urls)} address(es) "
                     f"(last: {errors[-1] if errors else 'no address'}); download it by hand from "
                     f"{remote.urls[0]} and place it at {destination} (SHA-256 {remote.sha256})")

@@ -11,11 +11,11 @@ from models.base_model import BaseModel
 @dataclass
 class CNNConfig(ModelConfig):
     _target_: str = "models.CNN"
-    filters: int = 32  # of the first block; each next block doubles them
+    filters: int = 48  # of the first block; each next block doubles them
     blocks: int = 2
     kernel_size: int = 3
     dense_units: int = 128
-    dropout: float = 0.3
+    dropout: float = 0.4
     batch_norm: bool = True
 
     def __post_init__(self) -> None:
