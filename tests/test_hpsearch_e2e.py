@@ -26,7 +26,8 @@ def test_mlp_search_prunes_trials_and_promotes_its_best(tmp_path, digits_data, m
     for row in pruned:  # a pruned trial ran fewer epochs, and its run folder says so
         metrics = json.loads((sweep_dir / row["number"] / "metrics.json").read_text())
         assert metrics["pruned_at_epoch"] < 6 and metrics["epochs_run"] == metrics["pruned_at_epoch"]
-        assert float(row["value"]) > 0  # recorded with its last reported value
+        assert abs(float(row["value"]) - metrics["val"]["accuracy"]) < 1e-6  # recorded with its last reported value
+        assert "test" not in metrics  # a pruned trial is not evaluated further
     for row in complete:
         metrics = json.loads((sweep_dir / row["number"] / "metrics.json").read_text())
         assert metrics["epochs_run"] == 6 and "pruned_at_epoch" not in metrics

@@ -14,7 +14,8 @@ class OptunaPruning(keras.callbacks.Callback):
     last epoch, stop training.
 
     The trial reaches the study through its storage, so this works in any process the launcher
-    runs the job in. `pruned_at` is the last epoch run when pruned, else None.
+    runs the job in. `pruned_at` is the last epoch run when pruned, else None; `last_logs` are the
+    metrics of the last epoch run.
     """
 
     def __init__(self, trial, monitor: str) -> None:
@@ -22,8 +23,10 @@ class OptunaPruning(keras.callbacks.Callback):
         self.trial = trial
         self.monitor = monitor
         self.pruned_at: int | None = None
+        self.last_logs: dict[str, float] = {}
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.last_logs = {name: float(v) for name, v in (logs or {}).items()}
         value = (logs or {}).get(self.monitor)
         if value is None:
             return

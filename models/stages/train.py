@@ -128,8 +128,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     state = checkpoint_state(run_dir)
     best_path, best_epoch = resolve_checkpoint(run_dir, "best")
-    model.load_checkpoint(best_path)
-    results = {split: model.evaluate(evaluation_batches(x, y, batch_size, scale)) for split, (x, y) in splits.items()}
+    pruned = bool(pruning and pruning.pruned_at)
+    if pruned:  # the sweep only needs to know it stopped; evaluating every split would cost more than that
+        results = {"val": {name[len("val_"):]: value for name, value in pruning.last_logs.items()
+                           if name.startswith("val_")}}
+    else:
+        model.load_checkpoint(best_path)
+        results = {split: model.evaluate(evaluation_batches(x, y, batch_size, scale))
+                   for split, (x, y) in splits.items()}
     metrics = {
         **results,
         "epochs_run": state["last_epoch"],
@@ -138,15 +144,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
         "fit_time_s": round(fit_time, 3),
         "wall_time_s": round(time.perf_counter() - started, 3),
     }
-    if pruning and pruning.pruned_at:
+    if pruned:
         metrics["pruned_at_epoch"] = pruning.pruned_at
     write_json_atomically(run_dir / "metrics.json", metrics)
     flat = flat_metrics(results)
-    log.info("best epoch %d: %s", best_epoch, " ".join(f"{name}={value:.4f}" for name, value in sorted(flat.items())))
-    if pruning and pruning.pruned_at:
+    if pruned:
         import optuna
 
+        log.info("pruned after epoch %d: %s", pruning.pruned_at,
+                 " ".join(f"{name}={value:.4f}" for name, value in sorted(flat.items())))
         raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
+    log.info("best epoch %d: %s", best_epoch, " ".join(f"{name}={value:.4f}" for name, value in sorted(flat.items())))
     return flat
 
 
