@@ -1,8 +1,9 @@
 """The single entry point: `python main.py model=mlp dataset=digits stage=train` (see README.md).
 
 Hydra composes `conf/config.yaml` with the chosen `model`, `dataset`, `optimizer`, `trainer` and
-`stage` groups and the shell's overrides, typed by `conf/schema.py`; `main` checks the values,
-dispatches to the stage and returns `optimized_metric` for a sweeper.
+`stage` groups and the shell's overrides, typed by `conf/schema.py` and the schemas that `models`
+and `data` register when imported; `main` checks the values, dispatches to the stage
+(`runs/stages/`) and returns `optimized_metric` for a sweeper.
 """
 
 import contextlib
@@ -19,11 +20,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+import data.sources  # noqa: F401 -- registers every dataset's schema
+import models  # noqa: F401 -- registers every model's schema
 from conf.errors import UserError, one_line_error
 from conf.schema import optimized_metrics, register_configs, validate_config
 from hpsearch.promote import apply_best
+from runs.output_dirs import register_resolvers
 
 register_configs()
+register_resolvers()
 log = logging.getLogger("main")
 
 
@@ -37,7 +42,7 @@ def main(cfg: DictConfig) -> float | list[float] | None:
         with native_stderr_silenced():  # TensorFlow's C++ start-up chatter
             import tensorflow as tf
 
-            from models.stages import STAGES
+            from runs.stages import STAGES
 
             tf.config.list_physical_devices()
         metrics = STAGES[cfg.stage.name](cfg)

@@ -3,7 +3,9 @@
 Hydra merges every YAML file of `conf/` and every shell override into these dataclasses, so a
 wrong type or an unknown key fails while the configuration is composed. Value ranges
 (`trainer.epochs=0`, `optimizer.lr=-1`) are checked by each dataclass's `__post_init__`, which
-`validate_config` runs. Each model declares its own schema next to its network in `models/`.
+`validate_config` runs. Each model declares its own schema next to its network in `models/`, each
+dataset next to its source in `data/`; those packages push them in here (`register_schema`) when
+they are imported, so this module imports nothing of the project but the error types.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ def require_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
     require(value in choices, key, value, f"must be one of {', '.join(choices)}")
 
 
+DATASET_NAMES: list[str] = []  # every dataset source; `data` adds them as it is imported
+
+
 @dataclass
 class ModelConfig:
     """What every model's schema holds; a model subclasses it with its own hyper-parameters."""
@@ -55,9 +60,7 @@ class DatasetConfig:
     scale: float = 1.0  # raw values are divided by this in the input pipeline
 
     def __post_init__(self) -> None:
-        from data.sources import SOURCES
-
-        require_choice("dataset.name", self.name, tuple(SOURCES))
+        require_choice("dataset.name", self.name, tuple(DATASET_NAMES))
         require(bool(self.input_shape) and all(d > 0 for d in self.input_shape),
                 "dataset.input_shape", self.input_shape, "a non-empty list of positive sizes")
         require(self.num_classes >= 2, "dataset.num_classes", self.num_classes, "must be >= 2")
@@ -65,21 +68,6 @@ class DatasetConfig:
         require(self.test_fraction is None or 0 < self.test_fraction < 0.5, "dataset.test_fraction",
                 self.test_fraction, "must be in (0, 0.5), or null for an official test split")
         require(self.scale > 0, "dataset.scale", self.scale, "must be > 0")
-
-
-@dataclass
-class SyntheticDatasetConfig(DatasetConfig):
-    """Gaussian clusters around one random prototype per class, generated from `seed`."""
-
-    num_samples: int = 2000
-    noise: float = 1.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        require(self.num_samples >= 10 * self.num_classes, "dataset.num_samples", self.num_samples,
-                f"must be >= 10 x dataset.num_classes ({10 * self.num_classes})")
-        require(self.noise >= 0, "dataset.noise", self.noise, "must be >= 0")
 
 
 @dataclass
@@ -140,6 +128,13 @@ class TrialConfig:
     number: Optional[int] = None
     study_name: Optional[str] = None
     storage: Optional[str] = None
+    callback: Optional[str] = None  # `hpsearch.<module>.<function>(cfg)` returning the trial's Keras callback
+
+    def __post_init__(self) -> None:
+        require(self.callback is None or (self.callback.startswith("hpsearch.") and self.callback.count(".") == 2
+                                          and self.callback.replace(".", "").replace("_", "").isalnum()),
+                "trial.callback", self.callback, "a function of the hpsearch package (module.function), set by "
+                "the sweeper")
 
 
 @dataclass
@@ -204,23 +199,28 @@ def validate_config(cfg: DictConfig) -> None:
     RunConfig(**{key: cfg[key] for key in ROOT_KEYS if key not in GROUPS})
 
 
-def register_configs() -> None:
-    """Put the schemas into Hydra's ConfigStore, where `conf/config.yaml` and `conf/*/*.yaml` find them.
+def register_schema(group: str, name: str, schema: type) -> None:
+    """Put a model's or dataset's schema where its YAML file names it (`/schema/<group>/<name>@_here_`).
 
-    The root schema types the optimizer, trainer and stage groups; a model or dataset YAML names
-    its own schema first in its defaults list (`/schema/model/<name>@_here_`), because each model
-    declares different hyper-parameters. Model schemas come from the model registry.
+    The `models` and `data` registries call this as they import their members, so a new model or
+    dataset registers itself by being dropped in; this module never imports them.
     """
     from hydra.core.config_store import ConfigStore
 
-    from conf.resolvers import register_resolvers
-    from models import MODELS
+    ConfigStore.instance().store(group=f"schema/{group}", name=name, node=schema)
 
-    register_resolvers()
-    store = ConfigStore.instance()
-    store.store(name="run_schema", node=RunConfig)
-    store.store(group="schema/dataset", name="dataset", node=DatasetConfig)
-    store.store(group="schema/dataset", name="synthetic", node=SyntheticDatasetConfig)
-    for name, model_class in MODELS.items():
-        store.store(group="schema/model", name=name, node=model_class.Config)
 
+def register_dataset_name(name: str) -> None:
+    if name not in DATASET_NAMES:
+        DATASET_NAMES.append(name)
+
+
+def register_configs() -> None:
+    """Put the root schema into Hydra's ConfigStore, where `conf/config.yaml` finds it.
+
+    The root schema types the optimizer, trainer and stage groups; a model or dataset YAML names
+    its own schema first in its defaults list, registered by `register_schema`.
+    """
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="run_schema", node=RunConfig)

@@ -10,9 +10,9 @@ verified, whatever happened to the transfer.
 from __future__ import annotations
 
 import errno
-import sys
 import hashlib
 import http.client
+import sys
 import time
 import urllib.error
 import urllib.request

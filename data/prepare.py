@@ -202,7 +202,8 @@ def dataset_config(name: str, overrides: tuple[str, ...] = ()) -> DictConfig:
 
     register_configs()
     with initialize_config_dir(str(CONF_DIR.parent), version_base="1.3"):
-        cfg = compose("config", overrides=[f"dataset={name}", *overrides])
+        # `~model`: a dataset's config does not depend on the model, and data/ does not import models/
+        cfg = compose("config", overrides=["~model", f"dataset={name}", *overrides])
     OmegaConf.to_object(cfg.dataset)
     return cfg.dataset
 

@@ -20,16 +20,36 @@ import numpy as np
 from omegaconf import DictConfig
 
 from conf.errors import UserError
+from conf.schema import DatasetConfig, register_dataset_name, register_schema, require
 from data.download import RemoteFile
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
 
+@dataclass
+class SyntheticDatasetConfig(DatasetConfig):
+    """Gaussian clusters around one random prototype per class, generated from `seed`."""
+
+    num_samples: int = 2000
+    noise: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.num_samples >= 10 * self.num_classes, "dataset.num_samples", self.num_samples,
+                f"must be >= 10 x dataset.num_classes ({10 * self.num_classes})")
+        require(self.noise >= 0, "dataset.noise", self.noise, "must be >= 0")
+
+
 @dataclass(frozen=True)
 class Source:
+    """A dataset: how its arrays are loaded, the raw files it needs, its class names, and the schema
+    of its config keys (`DatasetConfig` or a subclass with keys of its own)."""
+
     load: Callable[[DictConfig, dict[str, Path]], Arrays | dict[str, Arrays]]
     files: tuple[RemoteFile, ...] = ()
     class_names: tuple[str, ...] = field(default_factory=tuple)
+    schema: type[DatasetConfig] = DatasetConfig
 
 
 def load_digits(cfg: DictConfig, files: dict[str, Path]) -> Arrays:
@@ -114,10 +134,22 @@ CIFAR10_FILES = (RemoteFile(
 
 SOURCES: dict[str, Source] = {
     "digits": Source(load_digits, class_names=tuple(str(i) for i in range(10))),
-    "synthetic": Source(make_synthetic),
+    "synthetic": Source(make_synthetic, schema=SyntheticDatasetConfig),
     "mnist": Source(load_idx_pair, MNIST_FILES, tuple(str(i) for i in range(10))),
     "fashion_mnist": Source(load_idx_pair, FASHION_MNIST_FILES, (
         "t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot")),
     "cifar10": Source(load_cifar10, CIFAR10_FILES, (
         "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")),
 }
+
+def dataset_schema(name: str) -> type[DatasetConfig]:
+    """The schema of dataset `name`'s config keys; UserError for a dataset no source provides."""
+    if name not in SOURCES:
+        raise UserError(f"dataset.name={name!r} is not a known dataset; known: {', '.join(SOURCES)}")
+    return SOURCES[name].schema
+
+
+register_schema("dataset", "dataset", DatasetConfig)  # the schema of datasets with no keys of their own
+for _name, _source in SOURCES.items():
+    register_dataset_name(_name)
+    register_schema("dataset", _name, _source.schema)

@@ -18,9 +18,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from conf.errors import UserError
-from conf.run_folder import run_choices
 from models import model_class
-from models.atomic_files import write_text_atomically
+from runs.atomic_files import write_text_atomically
+from runs.folder import run_choices
 
 
 def promote(sweep_dir: Path) -> Path:

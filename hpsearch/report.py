@@ -17,7 +17,7 @@ import optuna
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
-from models.atomic_files import replace_atomically, write_text_atomically
+from runs.atomic_files import replace_atomically, write_text_atomically
 
 log = logging.getLogger("hpsearch")
 

@@ -111,6 +111,11 @@ def sample_params(space: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     return {key: sample(parameter, rng) for key, parameter in parse_space(space).items()}
 
 
+
+def get_random_config(model: type, seed: int | None = None) -> dict[str, Any]:
+    """One random draw from a model class's `search_space`: the seed article's `get_random_config`."""
+    return sample_params(model.search_space, random.Random(seed))
+
 def grid_values(parameter: Parameter) -> list[Any]:
     """Every value of a finite parameter (a choice, a range, an integer interval), for the grid sampler."""
     distribution = parameter.distribution

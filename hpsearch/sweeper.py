@@ -40,6 +40,7 @@ from hpsearch.study import open_storage, storage_spec
 log = logging.getLogger("hpsearch")
 
 ABANDONED = "its sweep process died"
+PRUNING_CALLBACK = "hpsearch.pruning.for_trial"  # what a trial's training runs to report and be pruned
 
 
 def instantiate_sampler(config: DictConfig, space: dict[str, Parameter], seed_offset: int = 0
@@ -190,8 +191,10 @@ class OptunaSweeper(Sweeper):
             get_method(self.custom_search_space)(self.config, trial)
         params = [as_override(key, space[key].value(value) if key in space else value)
                   for key, value in trial.params.items()]
+        # an app that declares trial.callback (this project's main.py) gets the pruning callback
+        callback = [f"trial.callback={PRUNING_CALLBACK}"] if "callback" in self.config.get("trial", {}) else []
         return [*fixed, *params, f"trial.number={trial.number}", as_override("trial.study_name", study_name),
-                as_override("trial.storage", spec), f"hydra.sweep.subdir={trial.number}"]
+                as_override("trial.storage", spec), *callback, f"hydra.sweep.subdir={trial.number}"]
 
     def tell(self, study: optuna.Study, trial: optuna.Trial, result: JobReturn, space: dict[str, Parameter]) -> None:
         value = result._return_value  # JobReturn.return_value would print failures to stderr

@@ -2,8 +2,9 @@
 
 A model is a module of this folder that defines a `BaseModel` subclass; its name is the module's
 name, which is also the name of its `conf/model/<name>.yaml`. Dropping in the two files is all
-it takes: this package finds the module, exports its class and registers its config schema.
-Importing it does not import TensorFlow.
+it takes: this package finds the module, exports its class and pushes its config schema into
+Hydra's ConfigStore. What a model *is* lives here; what drives it (stages, run folders) lives in
+`runs/`. This room imports only `conf/`; importing it does not import TensorFlow.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pkgutil
 from omegaconf import DictConfig
 
 from conf.errors import UserError
+from conf.schema import register_schema
 from models.base_model import BaseModel
 
 MODELS: dict[str, type[BaseModel]] = {}
@@ -26,6 +28,7 @@ for _module_info in pkgutil.iter_modules(__path__):
         if isinstance(_value, type) and issubclass(_value, BaseModel) and _value.__module__ == _module.__name__:
             MODELS[_module_info.name] = _value
             globals()[_value.__name__] = _value
+            register_schema("model", _module_info.name, _value.Config)
 
 
 def model_class(name: str) -> type[BaseModel]:

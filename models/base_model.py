@@ -1,9 +1,9 @@
 """The base class every model subclasses: one configuration in, a compiled Keras network out.
 
 After the seed article's basic model, the base owns what all models share: compiling with the
-configured optimizer, fitting with callbacks (checkpoints, TensorBoard, learning-rate schedule),
-evaluating, predicting on a batch or a single element, saving and restoring checkpoints, and
-seeding. A subclass declares its hyper-parameters as a `Config` dataclass and builds its network
+configured optimizer, fitting with the learning-rate schedule and repeatable randomness,
+evaluating, predicting on a batch or a single element, restoring checkpoints, and seeding. Where
+a run writes (checkpoints, logs) is the training stage's business: it hands those callbacks in. A subclass declares its hyper-parameters as a `Config` dataclass and builds its network
 in `build_network`; that is all a new model needs (see `models/mlp.py`).
 
 TensorFlow is imported inside the methods that use it, never when this module is imported: the
@@ -14,7 +14,6 @@ fraction of a second, before TensorFlow's start-up.
 from __future__ import annotations
 
 import math
-import random
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,14 +21,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from conf import CONF_DIR
 from conf.errors import UserError, first_line
 from conf.schema import ModelConfig
 
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def learning_rate_at(epoch: int, optimizer: DictConfig, epochs: int) -> float:
@@ -105,17 +103,10 @@ class BaseModel:
         raise NotImplementedError(f"{type(self).__name__} must implement build_network")
 
     @classmethod
-    def get_random_config(cls, seed: int | None = None) -> dict[str, Any]:
-        """One random draw from `search_space`: the seed article's `get_random_config`."""
-        from hpsearch.search_space import sample_params
-
-        return sample_params(cls.search_space, random.Random(seed))
-
-    @classmethod
     def best_config_path(cls, dataset: str) -> Path:
         # Not conf/best/: Hydra takes every folder of conf/ for a config group, and `best=true` must
         # stay a plain boolean.
-        return PROJECT_ROOT / "conf" / "best_params" / f"{cls.name()}_{dataset}.yaml"
+        return CONF_DIR / "best_params" / f"{cls.name()}_{dataset}.yaml"
 
     @classmethod
     def best_config(cls, dataset: str) -> dict[str, Any] | None:
@@ -134,40 +125,27 @@ class BaseModel:
         if deterministic:
             tf.config.experimental.enable_op_determinism()
 
-    def fit(self, train: tf.data.Dataset, val: tf.data.Dataset, run_dir: Path, steps_per_epoch: int,
-            initial_epoch: int = 0, extra_callbacks: tuple = ()) -> dict[str, list[float]]:
-        """Train from `initial_epoch` up to `trainer.epochs`, writing checkpoints, TensorBoard logs
-        and history into run_dir.
+    def fit(self, train: tf.data.Dataset, val: tf.data.Dataset, steps_per_epoch: int, initial_epoch: int = 0,
+            callbacks: tuple = ()) -> dict[str, list[float]]:
+        """Train from `initial_epoch` up to `trainer.epochs`; returns the history of the epochs run.
 
         `train` must yield the batches of every epoch from `initial_epoch` on, one after the other
-        (see `data.pipeline.training_batches`); the history of the epochs run is returned. To
-        continue a run, load its checkpoint first (`load_checkpoint`): weights, optimizer state
-        and, through the schedule, the learning rate carry on.
+        (see `data.pipeline.training_batches`). The model adds what belongs to how it learns (the
+        learning-rate schedule, dropout randomness tied to the epoch); `callbacks` are the
+        caller's (checkpoints, logs, pruning), run after those. To continue a run, load its
+        checkpoint first (`load_checkpoint`): weights, optimizer state and, through the schedule,
+        the learning rate carry on.
         """
         import keras
 
-        from models.callbacks import EpochLogger, EpochRandomness, RunCheckpoint
+        from models.callbacks import EpochRandomness
 
-        trainer = self.config.trainer
-        epochs = trainer.epochs
-        # Order matters: an epoch's checkpoint is complete before its logs are written, so a run
-        # killed in between never logs an epoch twice on resuming (it may miss that epoch's row).
-        callbacks = [
-            keras.callbacks.LearningRateScheduler(
-                lambda epoch, lr: learning_rate_at(epoch, self.config.optimizer, epochs)),
-            EpochRandomness(),
-            RunCheckpoint(run_dir, monitor=trainer.monitor, keep=trainer.keep_checkpoints),
-            keras.callbacks.TensorBoard(log_dir=str(run_dir), write_graph=False, profile_batch=0),
-            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=initial_epoch > 0),
-            EpochLogger(epochs),
-            *extra_callbacks,
-        ]
-        if trainer.early_stopping_patience:
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor=trainer.monitor, mode=monitor_mode(trainer.monitor),
-                patience=trainer.early_stopping_patience))
+        epochs = self.config.trainer.epochs
+        schedule = keras.callbacks.LearningRateScheduler(
+            lambda epoch, lr: learning_rate_at(epoch, self.config.optimizer, epochs))
         history = self.network.fit(train, validation_data=val, epochs=epochs, initial_epoch=initial_epoch,
-                                   steps_per_epoch=steps_per_epoch, callbacks=callbacks, shuffle=False, verbose=0)
+                                   steps_per_epoch=steps_per_epoch, callbacks=[schedule, EpochRandomness(), *callbacks],
+                                   shuffle=False, verbose=0)
         return history.history
 
     def evaluate(self, data: tf.data.Dataset) -> dict[str, float]:
@@ -189,14 +167,8 @@ class BaseModel:
             keras.activations.softmax(self.network.predict(batch, verbose=0)))
         return probabilities[0] if single else probabilities
 
-    def save_checkpoint(self, path: Path) -> None:
-        """Write weights and optimizer state to `path` (a `.keras` file) atomically."""
-        from models.atomic_files import save_keras_atomically
-
-        save_keras_atomically(self.network, Path(path))
-
     def load_checkpoint(self, path: Path) -> None:
-        """Restore weights and optimizer state saved by `save_checkpoint` or during `fit`."""
+        """Restore weights and optimizer state from a `.keras` file saved during training."""
         path = Path(path)
         if not path.is_file():
             raise UserError(f"checkpoint {path} does not exist")

@@ -12,12 +12,16 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+import data.sources  # noqa: F401 -- registers the dataset schemas, as main.py does
+import models  # noqa: F401 -- registers the model schemas
 from conf.schema import register_configs
+from runs.output_dirs import register_resolvers
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MAIN = PROJECT_ROOT / "main.py"
 
 register_configs()
+register_resolvers()
 
 
 def compose_config(*overrides: str) -> DictConfig:

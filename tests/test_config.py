@@ -9,10 +9,10 @@ import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
 from conf.errors import ConfigError, one_line_error
-from conf.resolvers import unique_dir
 from conf.schema import validate_config
 from models.cnn import CNNConfig
 from models.mlp import MLPConfig
+from runs.output_dirs import unique_dir
 from tests.conftest import PROJECT_ROOT, compose_config
 
 

@@ -39,7 +39,7 @@ def test_mlp_search_prunes_trials_and_promotes_its_best(tmp_path, digits_data, m
     from hpsearch import promote
     from models.base_model import BaseModel
 
-    monkeypatch.setattr("models.base_model.PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr("models.base_model.CONF_DIR", tmp_path / "conf")
     written = promote.promote(sweep_dir)
     assert written == tmp_path / "conf" / "best_params" / "mlp_digits.yaml"
     promoted = yaml.safe_load(written.read_text())

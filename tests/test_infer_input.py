@@ -10,7 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from conf.errors import UserError
-from models.stages.infer import as_batch, read_input
+from runs.stages.infer import as_batch, read_input
 
 SHAPE = (8, 8, 1)
 

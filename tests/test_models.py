@@ -58,14 +58,15 @@ def test_cnn_refuses_flat_inputs():
 def test_fit_writes_checkpoints_and_they_restore_weights_and_optimizer(tmp_path, digits_data):
     from data.pipeline import evaluation_batches, steps_per_epoch, training_batches
     from data.prepare import load_split
+    from runs.stages.train import run_callbacks
 
     cfg = compose_config("trainer.epochs=4", "trainer.keep_checkpoints=2", "model.hidden_units=[16]")
     BaseModel.seed_everything(0, deterministic=True)
     model = build_model(cfg)
     x, y = load_split(digits_data / "digits", "train", cfg.dataset.input_shape)
     val = evaluation_batches(*load_split(digits_data / "digits", "val", cfg.dataset.input_shape), 32, 16.0)
-    history = model.fit(training_batches(x, y, 32, 0, 0, 4, 16.0), val, tmp_path,
-                        steps_per_epoch=steps_per_epoch(len(y), 32))
+    history = model.fit(training_batches(x, y, 32, 0, 0, 4, 16.0), val, steps_per_epoch=steps_per_epoch(len(y), 32),
+                        callbacks=run_callbacks(cfg, tmp_path, initial_epoch=0))
     assert len(history["loss"]) == 4 and history["loss"][-1] < history["loss"][0]
     state = json.loads((tmp_path / "checkpoints" / "state.json").read_text())
     saved = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
@@ -91,6 +92,6 @@ def test_missing_or_corrupt_checkpoints_are_user_errors(tmp_path):
     (tmp_path / "bad.keras").write_bytes(b"garbage")
     with pytest.raises(UserError, match="cannot be loaded into MLP"):
         model.load_checkpoint(tmp_path / "bad.keras")
-    model.save_checkpoint(tmp_path / "good.keras")
+    model.network.save(str(tmp_path / "good.keras"))
     with pytest.raises(UserError, match="cannot be loaded into CNN"):
         build_model(compose_config("model=cnn")).load_checkpoint(tmp_path / "good.keras")

@@ -8,7 +8,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from conf.errors import UserError
-from conf.run_folder import find_run, load_run_config, named_checkpoints, resolve_checkpoint
+from runs.checkpoints import named_checkpoints, resolve_checkpoint
+from runs.folder import find_run, load_run_config
 from tests.conftest import compose_config
 
 

@@ -9,7 +9,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from conf.errors import ConfigError
-from hpsearch.search_space import as_override, grid_values, parse_space, sample_params
+from hpsearch.search_space import as_override, get_random_config, grid_values, parse_space, sample_params
 from models import CNN, MLP
 
 
@@ -71,12 +71,12 @@ def test_overrides_round_trip_through_hydras_parser(value):
 
 
 def test_get_random_config_is_seeded_and_covers_the_space():
-    assert MLP.get_random_config(seed=3) == MLP.get_random_config(seed=3)
-    config = CNN.get_random_config(seed=1)
+    assert get_random_config(MLP, seed=3) == get_random_config(MLP, seed=3)
+    config = get_random_config(CNN, seed=1)
     assert set(config) == set(CNN.search_space)
     assert config["model.filters"] in (16, 32, 64)
     assert 1e-4 <= config["optimizer.lr"] <= 1e-2
-    assert MLP.get_random_config(seed=0)["model.hidden_units"] in ([128], [256], [256, 128], [512, 256])
+    assert get_random_config(MLP, seed=0)["model.hidden_units"] in ([128], [256], [256, 128], [512, 256])
 
 
 def test_best_config_is_none_without_a_file():

@@ -89,9 +89,9 @@ def test_infer_bad_input_is_one_line(workdir, trained_run, args, expected):
 def test_export_reloads_in_a_fresh_process_with_the_same_predictions(workdir, trained_run):
     report = _json_stdout(run_main(workdir, "stage=export", "run=latest"))
     assert report["signature"] == "serving_default"
-    from conf.run_folder import load_run_config
     from data.prepare import load_split
-    from models.stages.loading import load_trained_model
+    from runs.folder import load_run_config
+    from runs.stages.trained_run import load_trained_model
 
     x, _ = load_split(workdir / "data" / "digits", "test", [8, 8, 1])
     np.save(workdir / "export_input.npy", x[:7].astype("float32"))

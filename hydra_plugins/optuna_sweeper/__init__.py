@@ -1,1 +1,2 @@
-"""The Optuna sweeper plugin; its logic is in hpsearch/."""
+"""The Optuna sweeper plugin under the name Hydra looks for (`hydra_plugins/`); its logic is in
+`hpsearch/`, the only room it may import."""

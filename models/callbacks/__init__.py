@@ -1,8 +1,5 @@
-"""Keras callbacks of the training stage, one per file, named after what they do."""
+"""Keras callbacks that are part of how a model trains (not of where a run writes), one per file."""
 
-from models.callbacks.epoch_logger import EpochLogger
 from models.callbacks.epoch_randomness import EpochRandomness
-from models.callbacks.optuna_pruning import OptunaPruning
-from models.callbacks.run_checkpoint import RunCheckpoint
 
-__all__ = ["EpochLogger", "EpochRandomness", "OptunaPruning", "RunCheckpoint"]
+__all__ = ["EpochRandomness"]

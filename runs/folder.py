@@ -1,14 +1,12 @@
-"""Reading a finished (or interrupted) run's folder: where it is, its saved config, its checkpoints.
+"""Reading a finished (or interrupted) run's folder: where it is, which run `latest` is, its saved config.
 
 A run folder may come from someone else, so everything here treats it as data: the config is
-re-typed through the schemas, and checkpoints are addressed only by the names `best`, `last` and
-`epoch_<n>`. No TensorFlow here: stages check a run folder before TensorFlow starts.
+re-typed through the schemas of registered models and datasets only. No TensorFlow here: stages
+check a run folder before TensorFlow starts.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 import yaml
@@ -16,9 +14,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from conf.errors import ConfigError, UserError, first_line
-
-CHECKPOINTS = "checkpoints"
-EPOCH_FILE = re.compile(r"^epoch_(\d+)\.keras$")
+from conf.schema import RunConfig, validate_config
+from data.sources import dataset_schema
+from models import registered_class
 
 
 def is_run_folder(path: Path) -> bool:
@@ -65,9 +63,6 @@ def load_run_config(run_dir: Path) -> DictConfig:
     The model's class must be a registered one (its schema comes from the registry), so a
     `_target_` pointing anywhere else is refused before anything is built.
     """
-    from conf.schema import DatasetConfig, RunConfig, SyntheticDatasetConfig, validate_config
-    from models import registered_class
-
     path = run_dir / ".hydra" / "config.yaml"
     try:
         saved = OmegaConf.load(path)
@@ -75,9 +70,9 @@ def load_run_config(run_dir: Path) -> DictConfig:
             model_schema = registered_class(saved.model._target_).Config
         except UserError as error:
             raise UserError(f"{path}: {error}") from None
-        dataset_schema = SyntheticDatasetConfig if saved.dataset.name == "synthetic" else DatasetConfig
         schema = OmegaConf.structured(RunConfig)
-        schema.model, schema.dataset = OmegaConf.structured(model_schema), OmegaConf.structured(dataset_schema)
+        schema.model = OmegaConf.structured(model_schema)
+        schema.dataset = OmegaConf.structured(dataset_schema(saved.dataset.name))
         typed = OmegaConf.merge(schema, saved)
         validate_config(typed)
     except ConfigError as error:
@@ -89,54 +84,6 @@ def load_run_config(run_dir: Path) -> DictConfig:
         detail = first_line(error)
         raise UserError(f"{path} is not a valid run config: {f'{key}: ' if key else ''}{detail}") from None
     return typed
-
-
-def epoch_checkpoints(run_dir: Path) -> dict[int, Path]:
-    """The complete per-epoch checkpoints of a run, by epoch number (temporary files never match)."""
-    directory = run_dir / CHECKPOINTS
-    if not directory.is_dir():
-        return {}
-    found = (EPOCH_FILE.match(path.name) for path in directory.iterdir())
-    return {int(match.group(1)): directory / match.group(0) for match in found if match}
-
-
-def checkpoint_state(run_dir: Path) -> dict:
-    """`checkpoints/state.json`: last and best epoch; empty for a run killed during its first epoch."""
-    path = run_dir / CHECKPOINTS / "state.json"
-    if not path.exists():
-        return {}
-    try:
-        state = json.loads(path.read_text())
-        if not all(isinstance(state.get(key, 0), int) for key in ("last_epoch", "best_epoch")) or \
-                "last_epoch" not in state:
-            raise ValueError("epochs must be integers")
-        return state
-    except (OSError, ValueError, KeyError, TypeError):
-        raise UserError(f"{path} is unreadable; it is written by training, do not edit it") from None
-
-
-def named_checkpoints(run_dir: Path) -> dict[str, tuple[Path, int]]:
-    """Every checkpoint of a run by name, with its file and epoch: `best`, `last`, `epoch_<n>`.
-
-    `best` and `last` are the epochs `state.json` names; training never prunes the best one.
-    """
-    epochs = epoch_checkpoints(run_dir)
-    state = checkpoint_state(run_dir)
-    names = {alias: (epochs[state[key]], state[key]) for alias, key in (("best", "best_epoch"), ("last", "last_epoch"))
-             if state.get(key) in epochs}
-    names.update({f"epoch_{n}": (epochs[n], n) for n in sorted(epochs)})
-    return names
-
-
-def resolve_checkpoint(run_dir: Path, name: str) -> tuple[Path, int]:
-    """The file and epoch number of checkpoint `name` (`best`, `last` or `epoch_<n>`)."""
-    named = named_checkpoints(run_dir)
-    if name in named:
-        return named[name]
-    available = list(named)
-    raise UserError(f"checkpoint={name}: not in {run_dir / CHECKPOINTS}; available: "
-                    f"{', '.join(available) if available else 'none (no epoch finished)'}")
-
 
 
 def target_run(cfg: DictConfig) -> Path:

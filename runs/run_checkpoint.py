@@ -13,9 +13,9 @@ from pathlib import Path
 
 import keras
 
-from conf.run_folder import CHECKPOINTS, checkpoint_state, epoch_checkpoints
-from models.atomic_files import save_keras_atomically, write_json_atomically
 from models.base_model import monitor_mode
+from runs.atomic_files import save_keras_atomically, write_json_atomically
+from runs.checkpoints import CHECKPOINTS, checkpoint_state, epoch_checkpoints
 
 
 class RunCheckpoint(keras.callbacks.Callback):

@@ -20,8 +20,8 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from models.atomic_files import write_json_atomically, write_text_atomically
-from models.base_model import PROJECT_ROOT
+from conf import PROJECT_ROOT
+from runs.atomic_files import write_json_atomically, write_text_atomically
 
 log = logging.getLogger("run")
 

@@ -1,10 +1,16 @@
-"""Report each epoch's validation metric to the job's Optuna trial, and stop when its pruner says so."""
+"""Report each epoch's validation metric to the job's Optuna trial, and stop when its pruner says so.
+
+The sweeper hands this to its jobs through their config (`trial.callback=hpsearch.pruning.for_trial`),
+so the training stage runs it without importing `hpsearch/`: it only relies on the small interface
+below (`pruned_at`, `last_logs`, `pruned_exception`).
+"""
 
 from __future__ import annotations
 
 import logging
 
 import keras
+from omegaconf import DictConfig
 
 log = logging.getLogger("train")
 
@@ -35,3 +41,24 @@ class OptunaPruning(keras.callbacks.Callback):
             self.pruned_at = epoch + 1
             self.model.stop_training = True
             log.info("pruned by the sweep's pruner after epoch %d (%s=%.4g)", epoch + 1, self.monitor, value)
+
+    def pruned_exception(self) -> Exception:
+        """What the job raises once it has recorded a pruned run: the sweeper marks the trial PRUNED."""
+        import optuna
+
+        return optuna.TrialPruned(f"pruned after epoch {self.pruned_at}")
+
+
+def for_trial(cfg: DictConfig) -> OptunaPruning | None:
+    """The pruning callback of a job that is a single-objective trial (Optuna prunes only those)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.utils import instantiate
+
+    from conf.schema import optimized_metrics
+    from hpsearch.study import job_trial
+
+    metrics = optimized_metrics(cfg.optimized_metric)
+    if cfg.trial.number is None or len(metrics) > 1:
+        return None
+    trial = job_trial(cfg, instantiate(HydraConfig.get().sweeper.pruner))
+    return OptunaPruning(trial, monitor="val_" + metrics[0].split("_", 1)[1])

@@ -18,7 +18,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from models.stages.loading import load_trained_model, report, trained_run
+from runs.stages.trained_run import load_trained_model, report, trained_run
 
 SIGNATURE = "serving_default"
 

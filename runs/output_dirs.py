@@ -1,4 +1,4 @@
-"""The resolvers `conf/config.yaml` uses to name a job's output folder.
+"""The resolvers `conf/config.yaml` uses to name a job's output folder; `main.py` registers them.
 
     hydra.run.dir: ${unique_dir:${stage_output_dir:...}}
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from conf.errors import UserError
-from conf.run_folder import find_run, run_choices
+from runs.folder import find_run, run_choices
 
 
 def unique_dir(path: str) -> str:

@@ -12,8 +12,8 @@ from omegaconf import DictConfig
 
 from data.pipeline import evaluation_batches
 from data.prepare import load_split, prepare_dataset
-from models.stages.loading import load_trained_model, report, trained_run
-from models.stages.train import flat_metrics
+from runs.stages.train import flat_metrics
+from runs.stages.trained_run import load_trained_model, report, trained_run
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:

@@ -11,10 +11,11 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from conf.run_folder import load_run_config, resolve_checkpoint, target_run
 from models import build_model
-from models.atomic_files import write_json_atomically
 from models.base_model import BaseModel
+from runs.atomic_files import write_json_atomically
+from runs.checkpoints import resolve_checkpoint
+from runs.folder import load_run_config, target_run
 
 
 @dataclass

@@ -21,7 +21,7 @@ import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from conf.errors import UserError, first_line
-from models.stages.loading import load_trained_model, report, trained_run
+from runs.stages.trained_run import load_trained_model, report, trained_run
 
 FILE_SUFFIXES = (".npy", ".json", ".csv")
 

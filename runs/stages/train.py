@@ -1,0 +1,128 @@
+"""The training stage: a fresh run, the resumption of an interrupted one, or a branch from a checkpoint.
+
+    python main.py                                         # fresh: a new run folder
+    python main.py run=<run>                               # resume <run> in place from its last checkpoint
+    python main.py run=<run> checkpoint=epoch_3 trainer.epochs=20   # branch: a new run from epoch 3
+
+Each then seeds, prepares the data, builds the model, fits, evaluates the best checkpoint on every
+split and writes `metrics.json`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from data.pipeline import evaluation_batches, steps_per_epoch, training_batches
+from data.prepare import SPLITS, load_split, prepare_dataset
+from models import build_model
+from models.base_model import BaseModel, monitor_mode
+from runs.atomic_files import write_json_atomically, write_text_atomically
+from runs.checkpoints import checkpoint_state, resolve_checkpoint
+from runs.record import start_run
+from runs.training_plan import plan_training
+
+log = logging.getLogger("train")
+
+
+def run_callbacks(config: DictConfig, run_dir: Path, initial_epoch: int) -> list:
+    """What a run writes while it trains, in this order: an epoch's checkpoint is complete before its
+    logs are written, so a run killed in between never logs an epoch twice on resuming."""
+    import keras
+
+    from runs.run_checkpoint import RunCheckpoint
+    from runs.stages.epoch_logger import EpochLogger
+
+    trainer = config.trainer
+    callbacks = [
+        RunCheckpoint(run_dir, monitor=trainer.monitor, keep=trainer.keep_checkpoints),
+        keras.callbacks.TensorBoard(log_dir=str(run_dir), write_graph=False, profile_batch=0),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=initial_epoch > 0),
+        EpochLogger(trainer.epochs),
+    ]
+    if trainer.early_stopping_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=trainer.monitor, mode=monitor_mode(trainer.monitor), patience=trainer.early_stopping_patience))
+    return callbacks
+
+
+def trial_callback(config: DictConfig):
+    """The callback the sweeper hands a trial through `trial.callback` (e.g. Optuna pruning), or None.
+
+    It needs `pruned_at` (the epoch it stopped training at, or None), `last_logs` (that epoch's
+    metrics) and `pruned_exception()` (what the job raises once its folder records the stop).
+    The schema only admits functions of the `hpsearch` package.
+    """
+    if config.trial.callback is None:
+        return None
+    from hydra.utils import get_method
+
+    return get_method(config.trial.callback)(config)
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Train as `plan_training` decides; returns flat metrics such as `val_accuracy`, `test_loss`."""
+    started = time.perf_counter()
+    plan = plan_training(cfg)
+    config, run_dir = plan.config, plan.run_dir
+    folder = prepare_dataset(config.dataset, cfg.data_dir)  # before any record: a missing dataset leaves no run
+    start_run(config)
+    BaseModel.seed_everything(config.seed, config.trainer.deterministic)
+    splits = {split: load_split(folder, split, config.dataset.input_shape) for split in SPLITS}
+    batch_size, scale = config.trainer.batch_size, config.dataset.scale
+
+    pruning = trial_callback(config)
+    model = build_model(config)
+    write_text_atomically(run_dir / "model_summary.txt", model.summary() + "\n")
+    fit_started = time.perf_counter()
+    if plan.start_from is not None:
+        model.load_checkpoint(plan.start_from)
+        log.info("continuing from %s (epoch %d)", plan.start_from, plan.first_epoch)
+    if plan.first_epoch < config.trainer.epochs:
+        train_x, train_y = splits["train"]
+        model.fit(
+            training_batches(train_x, train_y, batch_size, config.seed, plan.first_epoch, config.trainer.epochs,
+                             scale),
+            evaluation_batches(*splits["val"], batch_size, scale),
+            steps_per_epoch=steps_per_epoch(len(train_y), batch_size), initial_epoch=plan.first_epoch,
+            callbacks=(*run_callbacks(config, run_dir, plan.first_epoch), *([pruning] if pruning else [])))
+    fit_time = time.perf_counter() - fit_started
+
+    state = checkpoint_state(run_dir)
+    best_path, best_epoch = resolve_checkpoint(run_dir, "best")
+    pruned = bool(pruning and pruning.pruned_at)
+    if pruned:  # the sweep only needs to know it stopped; evaluating every split would cost more than that
+        results = {"val": {name[len("val_"):]: value for name, value in pruning.last_logs.items()
+                           if name.startswith("val_")}}
+    else:
+        model.load_checkpoint(best_path)
+        results = {split: model.evaluate(evaluation_batches(x, y, batch_size, scale))
+                   for split, (x, y) in splits.items()}
+    metrics = {
+        **results,
+        "epochs_run": state["last_epoch"],
+        "best_epoch": best_epoch,
+        "seed": config.seed,
+        "fit_time_s": round(fit_time, 3),
+        "wall_time_s": round(time.perf_counter() - started, 3),
+    }
+    if pruned:
+        metrics["pruned_at_epoch"] = pruning.pruned_at
+    write_json_atomically(run_dir / "metrics.json", metrics)
+    flat = flat_metrics(results)
+    if pruned:
+        log.info("pruned after epoch %d: %s", pruning.pruned_at,
+                 " ".join(f"{name}={value:.4f}" for name, value in sorted(flat.items())))
+        raise pruning.pruned_exception()
+    log.info("best epoch %d: %s", best_epoch, " ".join(f"{name}={value:.4f}" for name, value in sorted(flat.items())))
+    return flat
+
+
+def flat_metrics(results: dict[str, dict[str, float]]) -> dict[str, float]:
+    """{"val": {"accuracy": a}} -> {"val_accuracy": a}: the names `optimized_metric` uses."""
+    return {f"{split}_{name}": value for split, values in results.items() for name, value in values.items()}
+
+

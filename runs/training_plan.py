@@ -1,0 +1,69 @@
+"""Where a training job goes: a fresh run, the resumption of an interrupted one, or a branch.
+
+`plan_training` reads the job's `run=` and `checkpoint=` and the parent's folder, and decides the
+config the job runs with, its folder, the epoch it starts at and the checkpoint it starts from,
+before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf
+
+from conf.errors import UserError
+from conf.schema import GROUPS, TrialConfig, validate_config
+from runs.checkpoints import checkpoint_state, epoch_checkpoints, resolve_checkpoint
+from runs.folder import load_run_config, target_run
+
+# Overrides that say which run to act on, not how it is configured.
+ADDRESSING_KEYS = ("stage", "run", "checkpoint", "data_dir", "results_dir")
+
+
+@dataclass
+class TrainingPlan:
+    config: DictConfig  # what the run is configured with
+    run_dir: Path  # where checkpoints, logs and metrics go
+    first_epoch: int  # epochs already trained (0-based index of the next one)
+    start_from: Path | None  # checkpoint to load before fitting
+
+
+def value_overrides(cfg: DictConfig) -> list:
+    """The command line's overrides that change configuration values (Hydra's parsed Override objects)."""
+    parsed = OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task))
+    return [o for o in parsed if o.key_or_group.split(".")[0] not in ADDRESSING_KEYS]
+
+
+def plan_training(cfg: DictConfig) -> TrainingPlan:
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    if cfg.run is None:
+        return TrainingPlan(cfg, output_dir, 0, None)
+    parent = target_run(cfg)
+    config = load_run_config(parent)
+    config.trial = OmegaConf.structured(TrialConfig)  # a parent that was a sweep trial: its study is not ours
+    changes = value_overrides(cfg)
+    if cfg.checkpoint is None:  # resume in place
+        if changes:
+            raise UserError(f"resuming continues {parent} as it was configured, so "
+                            f"{changes[0].input_line} cannot apply; branch a new run instead: "
+                            f"run={parent} checkpoint=last {' '.join(o.input_line for o in changes)}")
+        last = checkpoint_state(parent).get("last_epoch", 0)
+        if last and last not in epoch_checkpoints(parent):
+            raise UserError(f"{parent}: state.json names epoch {last} as the last checkpoint, but "
+                            f"checkpoints/epoch_{last}.keras is gone; branch from a kept one (checkpoint=...)")
+        return TrainingPlan(config, parent, last, epoch_checkpoints(parent).get(last))
+    path, epoch = resolve_checkpoint(parent, cfg.checkpoint)
+    for override in changes:
+        if override.key_or_group in GROUPS:
+            raise UserError(f"a branch keeps its parent's {override.key_or_group}; {override.input_line} "
+                            f"cannot apply (start a fresh run instead)")
+        OmegaConf.update(config, override.key_or_group, override.value(), merge=False)
+    config.run, config.checkpoint = str(parent), cfg.checkpoint
+    validate_config(config)
+    if epoch >= config.trainer.epochs:
+        raise UserError(f"checkpoint={cfg.checkpoint} is epoch {epoch} and trainer.epochs={config.trainer.epochs}: "
+                        f"nothing left to train; set trainer.epochs above {epoch}")
+    return TrainingPlan(config, output_dir, epoch, path)
