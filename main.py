@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ warnings 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 import data.sources  # noqa: F401 -- registers every dataset's schema
 import models  # noqa: F401 -- registers every model's schema
@@ -30,6 +30,9 @@ from runs.output_dirs import register_resolvers
 register_configs()
 register_resolvers()
 log = logging.getLogger("main")
+# What a job writes into its folder before its first checkpoint; a folder holding anything else is left alone.
+JOB_FILES = {".hydra", "main.log", "run.json", "model_summary.txt", "preprocessing.json", "train", "validation",
+             "history.csv", "checkpoints"}
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -51,13 +54,13 @@ def main(cfg: DictConfig) -> float | list[float] | None:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # the sweeper records the failed job (Hydra's basic one stops and names its overrides)
         exit_with_message(str(error))
-    names = optimized_metrics(cfg.optimized_metric)
+    names = optimized_metrics(cfg.optimized_metric, cfg.dataset.task)
     if not set(names) <= set(metrics):  # infer and export measure nothing
         return None
     values = [float(metrics[name]) for name in names]
     log.info("%s (optimized_metric, returned to the sweeper)",
              " ".join(f"{name}={value:.6g}" for name, value in zip(names, values)))
-    return values[0] if isinstance(cfg.optimized_metric, str) else values
+    return values if OmegaConf.is_list(cfg.optimized_metric) else values[0]
 
 
 @contextlib.contextmanager
@@ -80,10 +83,13 @@ def native_stderr_silenced():
 
 
 def discard_unused_run_folder(results_dir: Path) -> None:
-    """Remove this job's folder, and parents left empty below results_dir, if it holds only
-    what Hydra wrote before the job started: a job refused for bad input leaves nothing behind."""
+    """Remove this job's folder, and parents left empty below results_dir, unless it holds training
+    progress (`checkpoints/state.json`): a job refused for bad input, or one that failed before its
+    first checkpoint, leaves nothing behind, and `run=latest` never finds it."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    if not run_dir.is_dir() or {path.name for path in run_dir.iterdir()} - {".hydra", "main.log"}:
+    if not run_dir.is_dir() or run_dir.is_symlink() or (run_dir / "checkpoints" / "state.json").exists():
+        return
+    if {path.name for path in run_dir.iterdir()} - JOB_FILES:  # not only what a job writes: not ours to remove
         return
     shutil.rmtree(run_dir, ignore_errors=True)
     for parent in run_dir.parents:

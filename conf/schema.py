@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -22,9 +23,22 @@ from conf.errors import ConfigError
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine")
 STAGES = ("train", "evaluate", "infer", "export")
-MONITORED_METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")
-OPTIMIZED_METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "train_accuracy",
-                     "train_loss")
+CACHE_MODES = ("auto", "memory", "none")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+DISTRIBUTIONS = ("none", "mirrored")
+DEVICE_NAME = re.compile(r"^/(cpu|gpu):\d+$", re.IGNORECASE)
+TASKS = ("classification", "multilabel", "regression")
+# The metrics each task's model reports (loss first, then the task's main metric); `trainer.monitor`
+# and `optimized_metric` name one of them, with `val_` or a split prefix.
+TASK_METRICS = {"classification": ("loss", "accuracy"),
+                "multilabel": ("loss", "auc", "binary_accuracy", "f1"),
+                "regression": ("loss", "mae", "rmse")}
+SPLIT_PREFIXES = ("train", "val", "test")
+NORMALIZATIONS = ("scale", "standardize", "none")
+# Augmentations of image batches and the parameters each takes (all optional).
+AUGMENTATIONS = {"flip": ("mode",), "translate": ("factor",), "rotate": ("factor",), "contrast": ("factor",),
+                 "crop": ("padding",)}
+FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
 
 def require(condition: bool, key: str, value: Any, allowed: str) -> None:
@@ -58,16 +72,36 @@ class DatasetConfig:
     test_fraction: Optional[float] = 0.15  # null: the dataset's official test split
     split_seed: int = 0
     scale: float = 1.0  # raw values are divided by this in the input pipeline
+    cache: str = "auto"  # auto | memory | none: hold a split in memory (full shuffle) or stream its shards
+    shuffle_window: int = 16384  # streamed splits: examples shuffled together (see README, "Data")
+    task: str = "classification"  # classification | multilabel | regression: picks head, loss and metrics
+    num_outputs: int = 1  # regression: values predicted per example
+    normalize: str = "scale"  # scale (divide by `scale`) | standardize (train split's mean and std) | none
+    augment: list[Any] = field(default_factory=list)  # image datasets: [{name: flip, mode: horizontal}, ...]
 
     def __post_init__(self) -> None:
-        require_choice("dataset.name", self.name, tuple(DATASET_NAMES))
+        require_choice("dataset.name", self.name, tuple(sorted(DATASET_NAMES)))
         require(bool(self.input_shape) and all(d > 0 for d in self.input_shape),
                 "dataset.input_shape", self.input_shape, "a non-empty list of positive sizes")
-        require(self.num_classes >= 2, "dataset.num_classes", self.num_classes, "must be >= 2")
+        require(self.num_classes >= 1, "dataset.num_classes", self.num_classes,
+                "must be >= 1 (classes, or labels of a multilabel task)")
         require(0 < self.val_fraction < 0.5, "dataset.val_fraction", self.val_fraction, "must be in (0, 0.5)")
         require(self.test_fraction is None or 0 < self.test_fraction < 0.5, "dataset.test_fraction",
                 self.test_fraction, "must be in (0, 0.5), or null for an official test split")
         require(self.scale > 0, "dataset.scale", self.scale, "must be > 0")
+        require_choice("dataset.cache", self.cache, CACHE_MODES)
+        require(self.shuffle_window >= 1, "dataset.shuffle_window", self.shuffle_window, "must be >= 1")
+        require_choice("dataset.task", self.task, TASKS)
+        require(self.num_outputs >= 1, "dataset.num_outputs", self.num_outputs, "must be >= 1")
+        require(self.task != "classification" or self.num_classes >= 2, "dataset.num_classes", self.num_classes,
+                "must be >= 2")
+        require_choice("dataset.normalize", self.normalize, NORMALIZATIONS)
+        if self.augment:
+            require(len(self.input_shape) == 3, "dataset.augment", _plain(self.augment),
+                    f"augmentation is for image datasets, whose input_shape is [height, width, channels]; "
+                    f"this one is {list(self.input_shape)}")
+        for index, transform in enumerate(self.augment):
+            check_augmentation(f"dataset.augment[{index}]", _plain(transform))
 
 
 @dataclass
@@ -101,24 +135,40 @@ class TrainerConfig:
     keep_checkpoints: Optional[int] = 3  # newest epoch checkpoints kept besides `best`; null keeps all
     monitor: str = "val_loss"  # picks the `best` checkpoint; a name with "loss" is minimised
     early_stopping_patience: Optional[int] = None
-    deterministic: bool = True  # bit-identical reruns on one machine, at some speed cost
+    deterministic: bool = True  # bit-identical reruns on one machine, at some speed cost (README: "Speed")
+    precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16 (Keras mixed-precision policy)
+    jit_compile: Any = "auto"  # auto (Keras decides: XLA on GPUs) | true | false
+    steps_per_execution: int = 1  # training steps run per call into TensorFlow
+    distribute: str = "none"  # none | mirrored (tf.distribute.MirroredStrategy over `devices`)
+    devices: Optional[list[str]] = None  # mirrored: e.g. [/gpu:0, /gpu:1]; null: every GPU
+    gpu_memory_growth: bool = True  # allocate GPU memory as needed (the seed article's allow_growth)
 
     def __post_init__(self) -> None:
         require(self.epochs >= 1, "trainer.epochs", self.epochs, "must be >= 1")
         require(self.batch_size >= 1, "trainer.batch_size", self.batch_size, "must be >= 1")
         require(self.keep_checkpoints is None or self.keep_checkpoints >= 1, "trainer.keep_checkpoints",
                 self.keep_checkpoints, "must be >= 1, or null to keep every epoch")
-        require_choice("trainer.monitor", self.monitor, MONITORED_METRICS)
         require(self.early_stopping_patience is None or self.early_stopping_patience >= 1,
                 "trainer.early_stopping_patience", self.early_stopping_patience, "must be >= 1 or null")
+        require_choice("trainer.precision", self.precision, PRECISIONS)
+        require(self.jit_compile in ("auto", True, False), "trainer.jit_compile", self.jit_compile,
+                "must be one of auto, true, false")
+        require(self.steps_per_execution >= 1, "trainer.steps_per_execution", self.steps_per_execution,
+                "must be >= 1")
+        require_choice("trainer.distribute", self.distribute, DISTRIBUTIONS)
+        require(self.devices is None or (len(self.devices) >= 1 and all(
+            DEVICE_NAME.match(d) for d in self.devices)), "trainer.devices", self.devices,
+            "a non-empty list of device names such as /gpu:0 or /cpu:1, or null for every GPU")
 
 
 @dataclass
 class StageConfig:
     name: str = "train"
+    threshold: float = 0.5  # infer, multilabel: a label is predicted at or above this probability
 
     def __post_init__(self) -> None:
         require_choice("stage.name", self.name, STAGES)
+        require(0 < self.threshold < 1, "stage.threshold", self.threshold, "must be in (0, 1)")
 
 
 @dataclass
@@ -152,7 +202,7 @@ class RunConfig:
     input: Any = None  # stage=infer: a JSON list, a .npy/.json/.csv file, or - for stdin
     trial: TrialConfig = field(default_factory=TrialConfig)
     best: bool = False  # apply conf/best_params/<model>_<dataset>.yaml over the defaults (the command line still wins)
-    optimized_metric: Any = "val_accuracy"  # what main() returns to a sweeper; a list for several objectives
+    optimized_metric: Any = None  # what main() returns to a sweeper, a list for several objectives; null: the task's
     data_dir: str = "data"
     results_dir: str = "results"
 
@@ -160,15 +210,59 @@ class RunConfig:
         require(self.seed is None or 0 <= self.seed < 2**32, "seed", self.seed,
                 "must be in [0, 2**32) or null to draw one")
         metrics = self.optimized_metric
-        require(isinstance(metrics, str) or (OmegaConf.is_list(metrics) or isinstance(metrics, list)) and len(metrics) > 0,
-                "optimized_metric", metrics, "a metric name or a non-empty list of them")
-        for metric in optimized_metrics(metrics):
-            require_choice("optimized_metric", metric, OPTIMIZED_METRICS)
+        require(metrics is None or isinstance(metrics, str) or (
+            OmegaConf.is_list(metrics) or isinstance(metrics, list)) and len(metrics) > 0,
+            "optimized_metric", metrics, "a metric name, a non-empty list of them, or null for the task's main one")
 
 
-def optimized_metrics(optimized_metric: Any) -> list[str]:
-    """`optimized_metric` as a list: one name, or several for a multi-objective search."""
+def optimized_metrics(optimized_metric: Any, task: str = "classification") -> list[str]:
+    """`optimized_metric` as a list: one name, several for a multi-objective search, or (null) the
+    task's main metric on the validation split."""
+    if optimized_metric is None:
+        return [f"val_{TASK_METRICS[task][1]}"]
     return [optimized_metric] if isinstance(optimized_metric, str) else list(optimized_metric)
+
+
+def minimized(metric: str) -> bool:
+    """Whether a lower value of `metric` is better: losses and errors."""
+    return metric.rsplit("_", 1)[-1] in ("loss", "mae", "rmse", "mse") or metric.endswith("loss")
+
+
+def check_task_metrics(cfg: DictConfig) -> None:
+    """`trainer.monitor` and `optimized_metric` must name metrics the dataset's task produces."""
+    task = cfg.dataset.task
+    names = TASK_METRICS[task]
+    monitored = [*(f"val_{name}" for name in names), *names]
+    require(cfg.trainer.monitor in monitored, "trainer.monitor", cfg.trainer.monitor,
+            f"task {task} reports {', '.join(monitored)}")
+    optimizable = [f"{split}_{name}" for split in SPLIT_PREFIXES for name in names]
+    for metric in optimized_metrics(cfg.optimized_metric, task):
+        require(metric in optimizable, "optimized_metric", metric, f"task {task} reports {', '.join(optimizable)}")
+
+
+def check_augmentation(key: str, transform: Any) -> None:
+    """One `dataset.augment` entry: `{name: <transform>, <parameter>: <value>, ...}` with values in range."""
+    require(isinstance(transform, dict) and transform.get("name") in AUGMENTATIONS, key, transform,
+            f"a mapping with name: one of {', '.join(AUGMENTATIONS)} (and its parameters)")
+    name = transform["name"]
+    for parameter, value in transform.items():
+        if parameter == "name":
+            continue
+        require(parameter in AUGMENTATIONS[name], f"{key}.{parameter}", value,
+                f"{name} takes {', '.join(AUGMENTATIONS[name])}")
+        if parameter == "mode":
+            require_choice(f"{key}.mode", value, FLIP_MODES)
+        elif parameter == "padding":
+            require(isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 64,
+                    f"{key}.padding", value, "pixels in [0, 64]")
+        else:
+            limit = 0.5 if parameter == "factor" and name in ("translate", "rotate") else 1.0
+            require(isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= limit,
+                    f"{key}.{parameter}", value, f"a fraction in [0, {limit}]")
+
+
+def _plain(value: Any) -> Any:
+    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
 
 
 GROUPS = ("model", "dataset", "optimizer", "trainer", "stage", "trial")
@@ -197,6 +291,7 @@ def validate_config(cfg: DictConfig) -> None:
         _check_known_keys(node, f"{group}.", [f.name for f in dataclasses.fields(schema)])
         OmegaConf.to_object(node)  # runs the schema's __post_init__ range checks
     RunConfig(**{key: cfg[key] for key in ROOT_KEYS if key not in GROUPS})
+    check_task_metrics(cfg)
 
 
 def register_schema(group: str, name: str, schema: type) -> None:

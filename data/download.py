@@ -26,11 +26,27 @@ CHUNK = 1 << 16
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """A raw file of a dataset: its name, the addresses that serve it (canonical first), its SHA-256."""
+    """A raw file of a dataset: its name, the addresses that serve it (canonical first), its SHA-256,
+    and optionally the name and SHA-256 of its genuine uncompressed form, accepted when placed by hand."""
 
     name: str
     urls: tuple[str, ...]
     sha256: str
+    unpacked: tuple[str, str] | None = None
+
+
+def verified_local(remote: RemoteFile, directory: Path) -> Path | None:
+    """The file (or its uncompressed form) in `directory` once its checksum is verified; None if
+    neither is there; UserError if one is there but is not the expected file."""
+    candidates = [(remote.name, remote.sha256), *([remote.unpacked] if remote.unpacked else [])]
+    for name, digest in candidates:
+        path = Path(directory) / name
+        if path.is_file():
+            if sha256_of(path) != digest:
+                raise UserError(f"{path} is not the expected file (its SHA-256 is not {digest}); "
+                                "delete it and run the command again")
+            return path
+    return None
 
 
 def sha256_of(path: Path) -> str:

@@ -1,49 +1,276 @@
-"""The `tf.data` input pipeline: prepared arrays in, normalised batches out, prefetched.
+"""The `tf.data` input pipeline: a prepared split's shards in, normalised batches out, prefetched.
 
-Training batches are a pure function of (seed, epoch): each epoch draws its own permutation with a
-stateless shuffle, so a run resumed at epoch k sees exactly the batches it would have seen, and two
-runs with one seed see the same ones. The arrays sit in memory as tensors and batches are gathered
-from them, which is cheaper than a per-element pipeline and makes a separate cache step moot.
+Every epoch's order is a pure function of (seed, epoch), so a run resumed at epoch k sees exactly
+the batches it would have seen, and two runs with one seed see the same ones. How well an epoch
+is shuffled depends on where the split lives (`dataset.cache`):
+
+- in memory (small splits; `auto` picks it up to MEMORY_BYTES of decoded features): the split is
+  read once and each epoch is a full permutation of it, drawn with a stateless shuffle;
+- streamed from its shards (any size; memory does not grow with the dataset): each epoch reads
+  the shards in an order drawn from (seed, epoch), interleaving 16 at a time, and permutes the
+  examples within consecutive windows of `dataset.shuffle_window` examples, each window with its
+  own stateless seed from (seed, epoch, window). A window as large as the split is a full shuffle; a
+  smaller one costs shuffle quality (examples only move within their window, mixed across 16
+  shards) and saves memory (a window holds that many raw records).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import tensorflow as tf
+from omegaconf import OmegaConf
+
+from data.preprocessing import Preprocessing
+from data.shards import ImagePathLayout, RecordLayout
+
+MEMORY_BYTES = 512 << 20  # `cache: auto` keeps a split in memory up to this many bytes of float32 features
+INTERLEAVE = 16  # shards read at once when streaming
 
 
-def _normalise(x: tf.Tensor, scale: float) -> tf.Tensor:
-    return tf.cast(x, tf.float32) / scale
+@dataclass(frozen=True)
+class SplitSource:
+    """What the pipeline needs of one prepared split: its shard files, count and record layout."""
+
+    files: tuple[str, ...]
+    count: int
+    layout: RecordLayout | ImagePathLayout
+    input_shape: tuple[int, ...]
+    preprocessing: Preprocessing = Preprocessing("scale", 1.0)
+    cache: str = "auto"  # auto | memory | none
+    shuffle_window: int = 16384
+    augment: tuple = ()  # training only: dataset.augment's transforms
+
+    def in_memory(self) -> bool:
+        if self.cache != "auto":
+            return self.cache == "memory"
+        values = self.count * int(np.prod(self.input_shape))
+        return values * 4 <= MEMORY_BYTES
 
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
     return -(-num_examples // batch_size)
 
 
-def training_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, first_epoch: int,
-                     epochs: int, scale: float = 1.0) -> tf.data.Dataset:
-    """The shuffled batches of epochs `first_epoch` .. `epochs - 1`, one epoch after the other."""
-    features, labels = tf.constant(x), tf.constant(y)
-    count = len(y)
+def _records(files: tf.Tensor | tuple[str, ...], layout, interleave: bool = False) -> tf.data.Dataset:
+    """The raw records of `files`, in that order (or interleaved across them, deterministically)."""
+    if layout.format == ImagePathLayout.format:
+        def read(paths):
+            return tf.data.TextLineDataset(paths)
+    else:
+        def read(paths):
+            return tf.data.FixedLengthRecordDataset(paths, layout.record_bytes, buffer_size=1 << 20)
+    if not interleave:
+        return read(list(files))
+    return tf.data.Dataset.from_tensor_slices(files).interleave(
+        read, cycle_length=INTERLEAVE, block_length=1, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
-    def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
+
+def _bitcast(raw: tf.Tensor, dtype: str) -> tf.Tensor:
+    """(batch, bytes) of little-endian values -> (batch, values) of `dtype`."""
+    dtype = tf.as_dtype(dtype)
+    if dtype.size == 1:
+        return tf.bitcast(raw, dtype) if dtype != tf.uint8 else raw
+    return tf.bitcast(tf.reshape(raw, [tf.shape(raw)[0], -1, dtype.size]), dtype)
+
+
+def decode_image(contents: tf.Tensor, input_shape: tuple[int, ...]) -> tf.Tensor:
+    """An encoded PNG/JPEG as float32 `input_shape` (values 0-255): decoded with the shape's channel
+    count and resized bilinearly. Training, evaluation and `infer` on an image file all use this."""
+    image = tf.io.decode_image(contents, channels=input_shape[-1], expand_animations=False)
+    return tf.image.resize(image, input_shape[:2])
+
+
+def _batched(records: tf.data.Dataset, source: SplitSource, batch_size: int) -> tf.data.Dataset:
+    """Records -> batches of (features shaped `input_shape`, targets), features not yet normalised."""
+    layout, shape = source.layout, source.input_shape
+    if layout.format == ImagePathLayout.format:
+        def decode_line(line: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            label, path = tf.unstack(tf.strings.split(line, "\t", maxsplit=1), num=2)
+            return decode_image(tf.io.read_file(path), shape), tf.strings.to_number(label, tf.int64)
+
+        return (records.map(decode_line, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                .batch(batch_size))
+
+    def decode(records: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        raw = tf.io.decode_raw(records, tf.uint8)
+        x = _bitcast(raw[:, :layout.x_bytes], layout.x_dtype)
+        y = _bitcast(raw[:, layout.x_bytes:], layout.y_dtype)
+        batch = tf.shape(raw)[0]
+        return (tf.reshape(x, tf.concat([[batch], shape], 0)),
+                tf.reshape(y, tf.concat([[batch], tf.constant(layout.y_shape, tf.int32)], 0)))
+
+    return records.batch(batch_size).map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def _normaliser(source: SplitSource):
+    """(features, targets) in stored dtypes -> float32 model inputs and the loss's target dtype."""
+    shift, divisor = (tf.constant(v) for v in source.preprocessing.feature_transform())
+    shape = source.input_shape
+    integer_targets = source.layout.y_dtype == "int64"
+
+    def normalise(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        batch = tf.shape(x)[0]
+        flat = (tf.reshape(tf.cast(x, tf.float32), [batch, -1]) - shift) / divisor
+        return (tf.reshape(flat, tf.concat([[batch], shape], 0)),
+                y if integer_targets else tf.cast(y, tf.float32))
+
+    return normalise
+
+
+def read_all(source: SplitSource) -> tuple[tf.Tensor, tf.Tensor]:
+    """The whole split as two tensors (stored dtype): for splits kept in memory."""
+    if source.count == 0:
+        raise ValueError("empty split")
+    return _batched(_records(source.files, source.layout), source, source.count).get_single_element()
+
+
+def training_batches(source: SplitSource, batch_size: int, seed: int, first_epoch: int,
+                     epochs: int) -> tf.data.Dataset:
+    """The shuffled (and augmented) batches of epochs `first_epoch` .. `epochs - 1`, one epoch after the other.
+
+    Batch b of epoch e is augmented with the stateless seed (seed, e, b): a resumed run sees the
+    very same augmented batches.
+    """
+    normalise = _normaliser(source)
+    transform = augmentation(source.augment, source.input_shape)
+
+    def finish(epoch: tf.Tensor, batch: tf.Tensor, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        if transform is not None:
+            x = transform(tf.cast(x, tf.float32), tf.stack([tf.constant(seed, tf.int64), epoch * 2**32 + batch]))
+        return normalise(x, y)
+
+    if source.in_memory():
+        features, labels = read_all(source)
+        count = source.count
+
+        def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
+            order = tf.random.experimental.index_shuffle(
+                tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]),
+                max_index=count - 1)
+            return (tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
+                    .map(lambda batch, index: (epoch, batch, tf.gather(features, index), tf.gather(labels, index))))
+
+        return (tf.data.Dataset.range(first_epoch, epochs)
+                .flat_map(epoch_batches)
+                .map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                .prefetch(tf.data.AUTOTUNE))
+
+    files = tf.constant(source.files)
+    shards = len(source.files)
+    window = min(source.shuffle_window, source.count)
+
+    def shuffled_window(index: tf.Tensor, block: tf.Tensor, epoch: tf.Tensor) -> tf.data.Dataset:
+        size = tf.cast(tf.shape(block)[0], tf.int64)
         order = tf.random.experimental.index_shuffle(
-            tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]),
-            max_index=count - 1)
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+            tf.range(size), seed=tf.stack([tf.constant(seed, tf.int64), epoch * 2**32 + index]), max_index=size - 1)
+        return tf.data.Dataset.from_tensor_slices(tf.gather(block, order))
+
+    def epoch_records(epoch: tf.Tensor) -> tf.data.Dataset:
+        shard_order = tf.random.experimental.index_shuffle(
+            tf.range(shards, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]),
+            max_index=shards - 1)
+        records = (_records(tf.gather(files, shard_order), source.layout, interleave=True)
+                   .batch(window)
+                   .enumerate()
+                   .flat_map(lambda index, block: shuffled_window(index, block, epoch)))
+        return _batched(records, source, batch_size).enumerate().map(lambda batch, xy: (epoch, batch, *xy))
 
     return (tf.data.Dataset.range(first_epoch, epochs)
-            .flat_map(epoch_batches)
-            .map(lambda index: (_normalise(tf.gather(features, index), scale), tf.gather(labels, index)),
-                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .flat_map(epoch_records)
+            .map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            # shards do not tell tf.data their length; Keras wants it (progress, no "ran out of data")
+            .apply(tf.data.experimental.assert_cardinality(
+                (epochs - first_epoch) * steps_per_epoch(source.count, batch_size)))
             .prefetch(tf.data.AUTOTUNE))
 
 
-def evaluation_batches(x: np.ndarray, y: np.ndarray, batch_size: int, scale: float = 1.0) -> tf.data.Dataset:
-    """Batches in stored order, normalised once and cached: validation and test data."""
-    return (tf.data.Dataset.from_tensor_slices((x, y))
-            .batch(batch_size)
-            .map(lambda features, labels: (_normalise(features, scale), labels),
-                 num_parallel_calls=tf.data.AUTOTUNE)
-            .cache()
-            .prefetch(tf.data.AUTOTUNE))
+def evaluation_batches(source: SplitSource, batch_size: int) -> tf.data.Dataset:
+    """Batches in stored order, never augmented: validation and test data (cached once decoded when
+    kept in memory)."""
+    batches = (_batched(_records(source.files, source.layout), source, batch_size)
+               .map(_normaliser(source), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+               .apply(tf.data.experimental.assert_cardinality(steps_per_epoch(source.count, batch_size))))
+    if source.in_memory():
+        batches = batches.cache()
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def augmentation(transforms: tuple | list, input_shape: tuple[int, ...]):
+    """`dataset.augment` as one function (images float32 0-255, stateless seed) -> images, or None.
+
+    Stateless TensorFlow image ops, not Keras' random layers: a Keras layer draws from a seed
+    generator whose state depends on how often it was called, so a resumed run would draw other
+    transforms; these draw from the batch's own seed. Each transform draws per image.
+    """
+    if not transforms:
+        return None
+    height, width = input_shape[0], input_shape[1]
+
+    def apply(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        batch = tf.shape(images)[0]
+        for index, transform in enumerate(transforms):
+            name = transform["name"]
+            step = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), index)
+
+            def uniform(shape, low=0.0, high=1.0):
+                return tf.random.stateless_uniform(shape, step, low, high)
+
+            if name == "flip":
+                mode = transform.get("mode", "horizontal")
+                if "horizontal" in mode:
+                    images = tf.where(uniform([batch, 1, 1, 1]) < 0.5, tf.reverse(images, [2]), images)
+                if "vertical" in mode:
+                    step = tf.random.experimental.stateless_fold_in(step, 1)
+                    images = tf.where(uniform([batch, 1, 1, 1]) < 0.5, tf.reverse(images, [1]), images)
+            elif name == "contrast":
+                factor = float(transform.get("factor", 0.2))
+                scale = uniform([batch, 1, 1, 1], 1 - factor, 1 + factor)
+                mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
+                images = tf.clip_by_value((images - mean) * scale + mean, 0.0, 255.0)
+            elif name == "crop":
+                pad = int(transform.get("padding", 4))
+                padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+                offsets = tf.cast(tf.floor(uniform([batch, 2], 0, 2 * pad + 1)), tf.int32)
+                images = tf.map_fn(lambda args: tf.slice(args[0], [args[1][0], args[1][1], 0],
+                                                         [height, width, -1]),
+                                   (padded, offsets), fn_output_signature=images.dtype)
+            else:  # translate, rotate: one projective transform per image
+                factor = float(transform.get("factor", 0.1))
+                if name == "translate":
+                    shifts = uniform([batch, 2], -factor, factor) * tf.constant([width, height], tf.float32)
+                    zeros, ones = tf.zeros([batch]), tf.ones([batch])
+                    matrices = tf.stack([ones, zeros, -shifts[:, 0], zeros, ones, -shifts[:, 1], zeros, zeros], 1)
+                else:
+                    angles = uniform([batch], -factor, factor) * 2 * 3.141592653589793
+                    cos, sin = tf.cos(angles), tf.sin(angles)
+                    cx, cy = (width - 1) / 2, (height - 1) / 2
+                    matrices = tf.stack([cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy,
+                                         tf.zeros([batch]), tf.zeros([batch])], 1)
+                images = tf.raw_ops.ImageProjectiveTransformV3(
+                    images=images, transforms=matrices, output_shape=tf.constant([height, width]),
+                    fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
+        return images
+
+    return apply
+
+
+def split_source(folder: Path, manifest: dict, split: str, dataset_cfg,
+                 preprocessing: Preprocessing | None = None) -> SplitSource:
+    """The pipeline's view of `split` of a prepared folder, read with the run's dataset config and
+    preprocessing (by default, the one the manifest's statistics give)."""
+    from data.prepare import check_memory
+
+    entry = manifest["splits"][split]
+    if dataset_cfg.cache == "memory":
+        check_memory(int(entry["count"]) * int(np.prod(dataset_cfg.input_shape)) * 4,
+                     f"dataset.cache=memory: the {split} split", "use dataset.cache=auto or none (streamed)")
+    return SplitSource(
+        files=tuple(str(Path(folder) / shard["file"]) for shard in entry["shards"]),
+        count=int(entry["count"]), layout=RecordLayout.from_dict(manifest["record"]),
+        input_shape=tuple(int(d) for d in dataset_cfg.input_shape),
+        preprocessing=preprocessing or Preprocessing.from_manifest(manifest, dataset_cfg),
+        cache=str(dataset_cfg.cache), shuffle_window=int(dataset_cfg.shuffle_window),
+        augment=tuple(OmegaConf.to_container(dataset_cfg.augment)) if split == "train" else ())

@@ -1,13 +1,17 @@
-"""Prepare a dataset once: download it if needed, split it deterministically, write `data/<name>/{train,val,test}/`.
+"""Prepare a dataset once: download it if needed, split it deterministically, write `data/<name>/` in shards.
 
-    python -m data.prepare mnist           # or digits, synthetic, fashion_mnist, cifar10; several names
-    python -m data.prepare --list          # every dataset, whether it is prepared, its size on disk
+    python -m data.prepare mnist                      # or digits, synthetic, fashion_mnist, cifar10; several names
+    python -m data.prepare synthetic num_samples=1000000 input_shape=[784]   # the overrides training takes
+    python -m data.prepare --list                     # every dataset, whether it is prepared, its size on disk
 
-Each split folder holds `x.npy` and `y.npy`; `manifest.json` beside them records counts, shapes,
-class names, checksums, the source files and the parameters the folder was prepared with. The
-whole folder is written under a temporary name and renamed into place, so a folder that exists is
-complete. Training calls `prepare_dataset` itself: it does nothing when the folder is there, and
-prepares it when that needs no download.
+Each split is a folder of record shards (`data/shards.py`); `manifest.json` beside them records
+counts, the record layout (dtypes, shapes), class names, per-shard checksums, the source files
+and the parameters the folder was prepared with. Preparation streams: it reads the labels first
+to plan a stratified split, then writes each example to its split's shards as it comes, so a
+dataset larger than memory is prepared in constant memory. The whole folder is written under a
+temporary name and renamed into place, so a folder that exists is complete. Training calls
+`prepare_dataset` itself: it does nothing when the folder is there, and prepares it when that
+needs no download.
 """
 
 from __future__ import annotations
@@ -16,39 +20,50 @@ import argparse
 import errno
 import hashlib
 import json
+import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from conf import CONF_DIR
 from conf.errors import ConfigError, UserError
 from data.download import sha256_of as _sha256
-from data.sources import SOURCES, Arrays
+from data.preprocessing import RunningMoments
+from data.shards import ImagePathLayout, RecordLayout, SplitWriter, read_split
+from data.sources import SOURCES, Reader
 
 SPLITS = ("train", "val", "test")
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "dataset"
 MANIFEST = "manifest.json"
+FORMAT = 2  # version of the prepared layout: 1 was x.npy/y.npy per split
+LABEL_PLAN_BYTES = 9  # memory a split plan takes per example: its label (int64) and its split (int8)
+VERIFY_BYTES = 1 << 30  # shards are checksummed on every use up to this size; larger ones by `--verify`
+DATASET_CONF_DIR = CONF_DIR / "dataset"
+# Keys that change how the pipeline reads a prepared folder, not the folder itself.
+READING_KEYS = ("scale", "input_shape", "cache", "shuffle_window", "normalize", "augment")
 
 
 def preparation_params(cfg: DictConfig) -> dict:
     """Every parameter that changes the prepared files.
 
-    `scale` and the exact `input_shape` only change how the pipeline reads the files, so a
-    prepared folder serves `[8, 8, 1]` and `[64]` alike; only the number of values counts.
+    `scale`, caching and the exact `input_shape` only change how the pipeline reads the files, so
+    a prepared folder serves `[8, 8, 1]` and `[64]` alike; only the number of values counts.
     """
     params = OmegaConf.to_container(cfg, resolve=True)
-    del params["scale"], params["input_shape"]
+    for key in READING_KEYS:
+        params.pop(key, None)
     params["values_per_example"] = int(np.prod(cfg.input_shape))
     return params
 
 
 def prepared_dir(cfg: DictConfig, data_dir: str | Path) -> Path:
-    """`data/<name>`; a generated dataset's folder also carries a hash of its parameters,
-    so that every size and shape of `synthetic` gets a folder of its own."""
-    if cfg.name != "synthetic":
+    """`data/<name>`; a parametric dataset's folder also carries a hash of its parameters, so that
+    every size and shape of `synthetic`, and every image folder, gets a prepared folder of its own."""
+    if not SOURCES[cfg.name].parametric:
         return Path(data_dir) / cfg.name
     digest = hashlib.sha256(json.dumps(preparation_params(cfg), sort_keys=True).encode()).hexdigest()
     return Path(data_dir) / f"{cfg.name}-{digest[:12]}"
@@ -70,38 +85,47 @@ def split_indices(y: np.ndarray, fractions: dict[str, float], seed: int) -> dict
     return {split: np.sort(np.concatenate(chunks)) for split, chunks in parts.items()}
 
 
-def make_splits(cfg: DictConfig, data: Arrays | dict[str, Arrays]) -> dict[str, Arrays]:
-    """train/val/test arrays: an official test split is kept and val is drawn from train;
-    otherwise all examples are split three ways."""
-    if isinstance(data, dict):
+def plan_splits(cfg: DictConfig, labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """For each part of the source, the split (index into SPLITS) of each of its examples: an
+    official test split is kept and val is drawn from train; otherwise all examples are split
+    three ways."""
+    if "all" not in labels:
         if cfg.test_fraction is not None:
             raise ConfigError(f"dataset.test_fraction={cfg.test_fraction} is invalid: {cfg.name} has an official "
                               "test split; set it to null")
-        x, y = data["train"]
-        parts = split_indices(y, {"val": cfg.val_fraction}, cfg.split_seed)
-        return {"train": (x[parts["train"]], y[parts["train"]]), "val": (x[parts["val"]], y[parts["val"]]),
-                "test": data["test"]}
-    if cfg.test_fraction is None:
-        raise ConfigError(f"dataset.test_fraction=null is invalid: {cfg.name} has no official test split; "
-                          "give a fraction in (0, 0.5)")
-    x, y = data
-    parts = split_indices(y, {"test": cfg.test_fraction, "val": cfg.val_fraction}, cfg.split_seed)
-    return {split: (x[index], y[index]) for split, index in parts.items()}
+        fractions = {} if "val" in labels else {"val": cfg.val_fraction}
+    else:
+        if cfg.test_fraction is None:
+            raise ConfigError(f"dataset.test_fraction=null is invalid: {cfg.name} has no official test split; "
+                              "give a fraction in (0, 0.5)")
+        fractions = {"test": cfg.test_fraction, "val": cfg.val_fraction}
+    plans = {}
+    for part, y in labels.items():
+        if part in ("val", "test"):  # given by the source: kept whole
+            plans[part] = np.full(len(y), SPLITS.index(part), dtype=np.int8)
+            continue
+        plan = np.empty(len(y), dtype=np.int8)
+        for split, index in split_indices(y, fractions, cfg.split_seed).items():
+            plan[index] = SPLITS.index(split)
+        plans[part] = plan
+    return plans
 
 
 def raw_files(cfg: DictConfig, data_dir: str | Path, download: bool) -> dict[str, Path]:
-    """The dataset's raw files in `<data_dir>/downloads/`, verified; downloaded first if `download`."""
+    """The dataset's raw files in `<data_dir>/downloads/<name>/`, verified; downloaded first if
+    `download`. A file's genuine uncompressed form placed there by hand is accepted instead."""
     from data.download import download as fetch
+    from data.download import verified_local
 
-    directory = Path(data_dir) / "downloads"
-    source = SOURCES[cfg.name]
-    missing = [remote.name for remote in source.files if not (directory / remote.name).exists()]
-    if missing and not download:
-        raise UserError(f"dataset {cfg.name} is not prepared and needs a download: run "
-                        f"`python -m data.prepare {cfg.name}` (or place {', '.join(missing)} in {directory})")
-    return {remote.name: fetch(remote, directory) for remote in source.files}
-
-
+    directory = Path(data_dir) / "downloads" / cfg.name
+    files = {}
+    for remote in SOURCES[cfg.name].files:
+        local = verified_local(remote, directory)
+        if local is None and not download:
+            raise UserError(f"dataset {cfg.name} is not prepared and needs a download: run "
+                            f"`python -m data.prepare {cfg.name}` (or place {remote.name} in {directory})")
+        files[remote.name] = local or fetch(remote, directory)
+    return files
 
 
 def _check_input_shape(cfg: DictConfig, stored_shape: list[int]) -> None:
@@ -111,20 +135,51 @@ def _check_input_shape(cfg: DictConfig, stored_shape: list[int]) -> None:
                           f"have {values} values, e.g. {list(stored_shape)} or [{values}]")
 
 
-def _check_prepared(folder: Path, cfg: DictConfig) -> None:
-    again = f"run `python -m data.prepare {cfg.name} --force`"
+def read_manifest(folder: Path | str) -> dict[str, Any]:
+    """A prepared folder's manifest, or a UserError saying how to prepare it again."""
+    folder = Path(folder)
+    again = f"run `python -m data.prepare {folder.name.split('-')[0]} --force`"
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
-        manifest["stored_shape"], manifest["params"]  # noqa: B018 -- both must be there
-        files = {f"{split}/{name}": digest for split, entry in manifest["splits"].items()
-                 for name, digest in entry["sha256"].items()}
+        if manifest.get("format") != FORMAT:
+            raise UserError(f"{folder} was prepared by an older version of this project; {again}")
+        manifest["stored_shape"], manifest["params"], manifest["record"]  # noqa: B018 -- all must be there
+        for entry in manifest["splits"].values():
+            for shard in entry["shards"]:
+                shard["file"], shard["bytes"], shard["sha256"]  # noqa: B018
+    except UserError:
+        raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise UserError(f"{folder} has no readable {MANIFEST}: it was not written (or was edited) after "
                         f"data.prepare; {again}") from None
-    for name, digest in files.items():
-        if not (folder / name).is_file() or _sha256(folder / name) != digest:
-            raise UserError(f"{folder / name} is missing or was changed since data.prepare wrote it; {again}")
-    _check_input_shape(cfg, manifest["stored_shape"])
+    return manifest
+
+
+def verify_shards(folder: Path, manifest: dict[str, Any], checksums: bool) -> None:
+    """Every shard is there with its size; with `checksums`, also with its SHA-256."""
+    for entry in manifest["splits"].values():
+        for shard in entry["shards"]:
+            path = folder / shard["file"]
+            if not path.is_file() or path.stat().st_size != shard["bytes"] or (
+                    checksums and _sha256(path) != shard["sha256"]):
+                raise UserError(f"{path} is missing or was changed since data.prepare wrote it; run "
+                                f"`python -m data.prepare {manifest['name']} --force`")
+
+
+def _check_prepared(folder: Path, cfg: DictConfig, verify: bool = False) -> dict[str, Any]:
+    manifest = read_manifest(folder)
+    total = sum(s["bytes"] for entry in manifest["splits"].values() for s in entry["shards"])
+    verify_shards(folder, manifest, checksums=verify or total <= VERIFY_BYTES)
+    layout = RecordLayout.from_dict(manifest["record"])
+    if isinstance(layout, ImagePathLayout):
+        for split in SPLITS:
+            missing = next((p for p in read_split(folder, manifest["splits"][split], layout)[0]
+                            if not Path(p).is_file()), None)
+            if missing:
+                raise UserError(f"{missing} was listed when {folder} was prepared and is gone; run "
+                                f"`python -m data.prepare {cfg.name} path={cfg.path} --force`")
+    else:
+        _check_input_shape(cfg, manifest["stored_shape"])
     recorded = manifest["params"]
     wanted = preparation_params(cfg)
     changed = [f"{key}={wanted.get(key)!r} (prepared: {recorded.get(key)!r})"
@@ -132,40 +187,159 @@ def _check_prepared(folder: Path, cfg: DictConfig) -> None:
     if changed:
         raise UserError(f"{folder} was prepared differently from the dataset config: {', '.join(changed)}; "
                         f"run `python -m data.prepare {cfg.name} --force` to prepare it again")
+    return manifest
 
 
-def prepare_dataset(cfg: DictConfig, data_dir: str | Path, force: bool = False, download: bool = False) -> Path:
-    """Write the dataset's split folders unless they exist already; returns the dataset folder.
+def _check_disk(directory: Path, needed: int, what: str) -> None:
+    """Refuse before writing when the files cannot fit the disk (with 5 % and 64 MiB to spare)."""
+    free = shutil.disk_usage(directory).free
+    if needed * 1.05 + (64 << 20) > free:
+        raise UserError(f"{what} needs about {needed / 1e9:.3g} GB in {directory}, which has {free / 1e9:.3g} GB "
+                        "free: reduce the dataset (e.g. dataset.num_samples) or free some space")
+
+
+def _existing_parent(path: Path) -> Path:
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def check_memory(needed: int, what: str, advice: str = "reduce the dataset (e.g. dataset.num_samples)") -> None:
+    """Refuse what would take more than half the machine's available memory, before allocating it."""
+    try:
+        available = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                             if line.startswith("MemAvailable:"))) * 1024
+    except (OSError, StopIteration, ValueError):
+        return  # not Linux: no cheap way to know
+    if needed > available // 2:
+        raise UserError(f"{what} needs about {needed / 1e9:.3g} GB of memory, the machine has "
+                        f"{available / 1e9:.3g} GB available: {advice}")
+
+
+def _is_disk_full(error: OSError, directory: Path) -> bool:
+    """ENOSPC, or a short write (numpy's `n requested and m written` carries no errno) on a full disk."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return True
+    try:
+        return shutil.disk_usage(directory).free < (1 << 20)
+    except OSError:
+        return False
+
+
+def _target_layout(cfg: DictConfig, y: np.ndarray) -> tuple[str, tuple[int, ...]]:
+    """How targets are stored, checked against the task: class indices, label vectors or values."""
+    if cfg.task == "classification":
+        if y.ndim != 1:
+            raise UserError(f"dataset {cfg.name} has targets of shape {list(y.shape[1:])}: task classification "
+                            "takes one class index per example (dataset.task=multilabel or regression?)")
+        return "int64", ()
+    width = 1 if y.ndim == 1 else int(np.prod(y.shape[1:]))
+    expected = cfg.num_classes if cfg.task == "multilabel" else cfg.num_outputs
+    key = "dataset.num_classes" if cfg.task == "multilabel" else "dataset.num_outputs"
+    if width != expected:
+        raise UserError(f"{key}={expected}, but dataset {cfg.name} has {width} target value(s) per example: "
+                        f"set {key}={width}")
+    return ("uint8", (width,)) if cfg.task == "multilabel" else ("float32", (width,))
+
+
+def _check_targets(cfg: DictConfig, y: np.ndarray) -> None:
+    if cfg.task == "classification" and len(y) and (y.min() < 0 or y.max() >= cfg.num_classes):
+        raise UserError(f"dataset.num_classes={cfg.num_classes}, but dataset {cfg.name} has labels from {y.min()} "
+                        f"to {y.max()}: set dataset.num_classes={int(y.max()) + 1}")
+    if cfg.task == "multilabel" and len(y) and not np.isin(y, (0, 1)).all():
+        raise UserError(f"dataset {cfg.name}: multilabel targets must be 0 or 1 for each label")
+    if cfg.task == "regression" and not np.isfinite(y).all():
+        raise UserError(f"dataset {cfg.name} has NaN or infinite targets")
+
+
+def _write_splits(staging: Path, parts: dict[str, Reader], plans: dict[str, np.ndarray], cfg: DictConfig,
+                  check_disk: bool) -> tuple[RecordLayout | ImagePathLayout, dict[str, Any], dict[str, Any]]:
+    """Stream every part's examples into its splits' shards; returns the layout, the split entries and
+    the train split's statistics (per-feature and, for regression, per-target mean and std)."""
+    writers: dict[str, SplitWriter] = {}
+    layout = None
+    features, targets = RunningMoments(), RunningMoments()
+    for part, read in parts.items():
+        plan, start = plans[part], 0
+        for x, y in read():
+            _check_targets(cfg, y)
+            if layout is None:
+                y_dtype, y_shape = _target_layout(cfg, y)
+                if x.dtype.kind in "UO":  # image paths: decoded and resized to input_shape in the pipeline
+                    layout = ImagePathLayout(tuple(int(d) for d in cfg.input_shape))
+                else:
+                    layout = RecordLayout(str(x.dtype), tuple(int(d) for d in x.shape[1:]), y_dtype, y_shape)
+                    _check_input_shape(cfg, list(layout.x_shape))
+                if check_disk:
+                    examples = sum(len(p) for p in plans.values())
+                    _check_disk(staging.parent, examples * layout.record_bytes, f"dataset {cfg.name}")
+                writers = {split: SplitWriter(staging, split, layout) for split in SPLITS}
+            where = plan[start:start + len(y)]
+            for index, split in enumerate(SPLITS):
+                chosen = where == index
+                if chosen.any():
+                    chosen_y = y[chosen].reshape(int(chosen.sum()), *layout.y_shape).astype(layout.y_dtype)
+                    writers[split].write(x[chosen], chosen_y)
+                    if split == "train" and x.dtype.kind not in "UO":
+                        features.add(x[chosen])
+                        if cfg.task == "regression":
+                            targets.add(chosen_y)
+            start += len(y)
+    if layout is None:
+        raise UserError(f"dataset {cfg.name} has no examples")
+    stats = {}
+    if features.count:
+        stats["feature_mean"], stats["feature_std"] = features.result()
+    if targets.count:
+        stats["target_mean"], stats["target_std"] = targets.result()
+    return layout, {split: writer.close() for split, writer in writers.items()}, stats
+
+
+def prepare_dataset(cfg: DictConfig, data_dir: str | Path, force: bool = False, download: bool = False,
+                    verify: bool = False) -> Path:
+    """Write the dataset's split shards unless they exist already; returns the dataset folder.
 
     A dataset whose raw files must be downloaded is only downloaded when `download` is set (the
     `python -m data.prepare` command); training prepares it itself only from files already here.
     """
     if cfg.name not in SOURCES:
         raise ConfigError(f"dataset.name={cfg.name!r} is invalid: must be one of {', '.join(SOURCES)}")
+    data_dir = Path(data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise UserError(f"data_dir={data_dir} is a file, not a folder: give a folder for prepared datasets")
     folder = prepared_dir(cfg, data_dir)
     if folder.exists() and not force:
-        _check_prepared(folder, cfg)
+        _check_prepared(folder, cfg, verify)
         return folder
     source = SOURCES[cfg.name]
+    if source.size_of is not None:  # refuse what cannot fit before generating anything
+        examples, example_bytes = source.size_of(cfg)
+        _check_disk(_existing_parent(folder), examples * example_bytes, f"dataset {cfg.name}")
+        check_memory(examples * LABEL_PLAN_BYTES, f"planning the split of dataset {cfg.name}")
     files = raw_files(cfg, data_dir, download)
-    splits = make_splits(cfg, source.load(cfg, files))
-    stored_shape = list(splits["train"][0].shape[1:])
-    _check_input_shape(cfg, stored_shape)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    parts = source.load(cfg, files)
     try:
-        manifest = {"name": cfg.name, "params": preparation_params(cfg), "stored_shape": stored_shape,
-                    "num_classes": int(cfg.num_classes), "class_names": list(source.class_names),
+        labels = {part: np.concatenate([y for _, y in read(labels_only=True)]) for part, read in parts.items()}
+    except MemoryError:
+        raise UserError(f"dataset {cfg.name} has too many examples to plan its split in memory (8 bytes of "
+                        "label each): reduce the dataset (e.g. dataset.num_samples)") from None
+    if cfg.task != "classification":  # stratify by class only where there are classes
+        labels = {part: np.zeros(len(y), dtype="int64") for part, y in labels.items()}
+    plans = plan_splits(cfg, labels)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    except OSError as error:
+        raise UserError(f"cannot create {folder.parent}: {error.strerror or error}") from None
+    try:
+        staging.chmod(0o777 & ~_current_umask())  # mkdtemp makes it private; a dataset folder is an ordinary one
+        layout, splits, stats = _write_splits(staging, parts, plans, cfg, check_disk=True)
+        manifest = {"format": FORMAT, "name": cfg.name, "params": preparation_params(cfg),
+                    "stored_shape": list(layout.x_shape), "record": layout.as_dict(), "stats": stats,
+                    "num_classes": int(cfg.num_classes),
+                    "class_names": list(source.class_names_of(cfg) if source.class_names_of else source.class_names),
                     "source": [{"file": r.name, "sha256": r.sha256, "urls": list(r.urls)} for r in source.files],
-                    "splits": {}}
-        for split, (x, y) in splits.items():
-            (staging / split).mkdir()
-            np.save(staging / split / "x.npy", x)
-            np.save(staging / split / "y.npy", y)
-            manifest["splits"][split] = {
-                "count": int(len(y)),
-                "sha256": {f: _sha256(staging / split / f) for f in ("x.npy", "y.npy")},
-            }
+                    "splits": splits}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         if force and folder.exists():
             shutil.rmtree(folder)
@@ -175,35 +349,49 @@ def prepare_dataset(cfg: DictConfig, data_dir: str | Path, force: bool = False, 
             if not (folder / MANIFEST).is_file():
                 raise
     except OSError as error:
-        if error.errno == errno.ENOSPC:
+        if _is_disk_full(error, folder.parent):
             raise UserError(f"the disk is full while preparing {folder}; nothing was kept: free some space "
                             "and run the command again") from None
         raise
+    except MemoryError:
+        raise UserError(f"out of memory while preparing {folder}; nothing was kept") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
 
 
-def load_split(folder: Path, split: str, input_shape: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """A split's examples reshaped to `input_shape`, and their labels."""
-    x, y = np.load(folder / split / "x.npy"), np.load(folder / split / "y.npy")
-    return x.reshape(len(x), *input_shape), y
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
-def dataset_config(name: str, overrides: tuple[str, ...] = ()) -> DictConfig:
-    """The validated config of `conf/dataset/<name>.yaml` plus `dataset.*` overrides, as a run sees it."""
-    path = CONF_DIR / f"{name}.yaml"
+def load_split(folder: Path, split: str, input_shape: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A split's examples (reshaped to `input_shape` if given) and their labels, in memory with numpy."""
+    manifest = read_manifest(Path(folder))
+    x, y = read_split(folder, manifest["splits"][split], RecordLayout.from_dict(manifest["record"]))
+    return (x.reshape(len(x), *input_shape) if input_shape is not None else x), y
+
+
+def dataset_config(name: str, overrides: tuple[str, ...] | list[str] = ()) -> DictConfig:
+    """The validated config of `conf/dataset/<name>.yaml` plus overrides, as a run sees it.
+
+    Overrides are those training takes, with or without the `dataset.` prefix
+    (`num_samples=1000` or `dataset.num_samples=1000`).
+    """
+    path = DATASET_CONF_DIR / f"{name}.yaml"
     if not path.is_file():
-        known = sorted(p.stem for p in CONF_DIR.glob("*.yaml"))
+        known = sorted(p.stem for p in DATASET_CONF_DIR.glob("*.yaml"))
         raise UserError(f"unknown dataset {name!r}; known: {', '.join(known)}")
     from hydra import compose, initialize_config_dir
 
     from conf.schema import register_configs
 
     register_configs()
-    with initialize_config_dir(str(CONF_DIR.parent), version_base="1.3"):
+    prefixed = [o if o.startswith(("dataset.", "+dataset.", "~dataset.")) else f"dataset.{o}" for o in overrides]
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         # `~model`: a dataset's config does not depend on the model, and data/ does not import models/
-        cfg = compose("config", overrides=["~model", f"dataset={name}", *overrides])
+        cfg = compose("config", overrides=["~model", f"dataset={name}", *prefixed])
     OmegaConf.to_object(cfg.dataset)
     return cfg.dataset
 
@@ -214,26 +402,43 @@ def _folder_size(folder: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m data.prepare", description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="datasets to prepare (names of conf/dataset/*.yaml)")
+    parser.add_argument("names", nargs="*", help="datasets to prepare (names of conf/dataset/*.yaml), then "
+                        "key=value overrides of their config, as training takes them")
     parser.add_argument("--list", action="store_true", help="list every dataset and whether it is prepared")
     parser.add_argument("--force", action="store_true", help="prepare again even if the folder exists")
+    parser.add_argument("--verify", action="store_true", help="check every shard's SHA-256, however large")
     parser.add_argument("--data-dir", default="data", help="where prepared datasets live (default: data)")
     args = parser.parse_args(argv)
-    if not args.names and not args.list:
+    names = [n for n in args.names if "=" not in n]
+    overrides = [n for n in args.names if "=" in n]
+    if not names and not args.list:
         parser.error("name a dataset to prepare, or pass --list")
     try:
         if args.list:
-            for path in sorted(CONF_DIR.glob("*.yaml")):
-                folder = prepared_dir(dataset_config(path.stem), args.data_dir)
+            for path in sorted(DATASET_CONF_DIR.glob("*.yaml")):
+                try:
+                    folder = prepared_dir(dataset_config(path.stem), args.data_dir)
+                except Exception:  # e.g. image_folder, which needs path=...: one folder per configuration
+                    print(f"{path.stem:14s} (one folder per configuration: "
+                          f"python -m data.prepare {path.stem} key=value)")
+                    continue
                 status = f"prepared, {_folder_size(folder) / 1e6:.1f} MB" if folder.exists() else "not prepared"
-                print(f"{path.stem:12s} {folder}  {status}")
-        for name in args.names:
-            cfg = dataset_config(name)
+                print(f"{path.stem:14s} {folder}  {status}")
+        for name in names:
+            cfg = dataset_config(name, overrides)
             existed = prepared_dir(cfg, args.data_dir).exists() and not args.force
-            folder = prepare_dataset(cfg, args.data_dir, force=args.force, download=True)
+            folder = prepare_dataset(cfg, args.data_dir, force=args.force, download=True, verify=args.verify)
             print(f"{name}: {'already prepared in' if existed else 'prepared'} {folder}")
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # a bad override: Hydra's and OmegaConf's errors, in one line
+        from conf.errors import one_line_error
+
+        message = one_line_error(error)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 2
     return 0
 

@@ -50,6 +50,7 @@ def optimization_results(study: optuna.Study, params: dict[str, Any]) -> dict[st
     counts = {state.name: sum(t.state == state for t in study.trials) for state in TrialState}
     results: dict[str, Any] = {"study_name": study.study_name,
                                "directions": [d.name.lower() for d in study.directions],
+                               "direction_source": study.user_attrs.get("direction_source", "hydra.sweeper.direction"),
                                "trials": {k: v for k, v in counts.items() if v}}
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
     if not complete:

@@ -92,6 +92,25 @@ def parse_space(space: dict[str, Any]) -> dict[str, Parameter]:
     return parsed
 
 
+def legacy_parameter(key: str, spec: Any) -> Parameter:
+    """One entry of the published hydra-optuna-sweeper's old `search_space` key:
+    `{type: categorical|int|float, choices | low, high[, step][, log]}`, as a Parameter."""
+    spec = OmegaConf.to_container(spec) if OmegaConf.is_config(spec) else spec
+    kind = str(spec.get("type", "")).lower().rsplit(".", 1)[-1] if isinstance(spec, dict) else ""
+    try:
+        if kind == "categorical":
+            return _choice(key, list(spec["choices"]))
+        if kind in ("int", "float"):
+            cls = IntDistribution if kind == "int" else FloatDistribution
+            step = spec.get("step")
+            return Parameter(key, cls(spec["low"], spec["high"], log=bool(spec.get("log", False)),
+                                      step=step if step is not None else (1 if kind == "int" else None)))
+    except (KeyError, TypeError, ValueError) as error:
+        raise ConfigError(f"hydra.sweeper.search_space.{key}={spec!r} is invalid: {first_line(error)}") from None
+    raise ConfigError(f"hydra.sweeper.search_space.{key}={spec!r} is invalid: a mapping with type: categorical "
+                      "(and choices), int or float (and low, high, optional step, log)")
+
+
 def sample(parameter: Parameter, rng: random.Random) -> Any:
     """A uniform draw from the parameter's distribution (log-uniform on a log scale)."""
     distribution = parameter.distribution

@@ -34,7 +34,7 @@ from optuna.trial import TrialState
 
 from conf.errors import ConfigError, UserError, first_line
 from hpsearch.report import write_hparams, write_plots, write_report
-from hpsearch.search_space import Parameter, as_override, grid_values, parse_space
+from hpsearch.search_space import Parameter, as_override, grid_values, legacy_parameter, parse_space
 from hpsearch.study import open_storage, storage_spec
 
 log = logging.getLogger("hpsearch")
@@ -48,6 +48,10 @@ def instantiate_sampler(config: DictConfig, space: dict[str, Parameter], seed_of
     """The configured sampler. The grid sampler gets its grid from the search space; GP needs
     PyTorch, which this project does not install. A resumed study passes the number of trials it
     has as `seed_offset`, so the seeded sampler does not draw the first trials' parameters again."""
+    config = OmegaConf.create(OmegaConf.to_container(config))  # a copy: the `_deprecated_` notice is ours
+    notice = config.pop("_deprecated_", None)
+    if notice:
+        log.warning("%s", notice)
     name = str(config.get("_target_", "")).rsplit(".", 1)[-1]
     if name == "GPSampler":
         try:
@@ -59,6 +63,48 @@ def instantiate_sampler(config: DictConfig, space: dict[str, Parameter], seed_of
     if name == "GridSampler":
         return instantiate(config, search_space={key: grid_values(p) for key, p in space.items()}, **seed)
     return instantiate(config, **seed)
+
+
+def locate_function(path: str):
+    """The function `module.function` names; a leading dot (`.my-objective.configure`, the published
+    plugin's documented form) names a module beside the app, found on its path."""
+    try:
+        if path.startswith("."):
+            import importlib
+
+            module, _, name = path[1:].rpartition(".")
+            return getattr(importlib.import_module(module), name)
+        return get_method(path)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ConfigError(f"hydra.sweeper.custom_search_space={path!r} cannot be found: {first_line(error)}") from None
+
+
+def finish(study: optuna.Study, trial: optuna.Trial, **outcome: Any) -> optuna.trial.FrozenTrial:
+    """`study.tell`, except that the grid sampler's `study.stop()` once the grid is used up (which
+    Optuna only allows inside `optimize`) ends the sweep normally: the trial is stored by then."""
+    try:
+        return study.tell(trial, **outcome)
+    except RuntimeError as error:
+        if not isinstance(study.sampler, optuna.samplers.GridSampler) or "Study.stop" not in str(error):
+            raise
+        return study._storage.get_trial(trial._trial_id)
+
+
+def infer_directions(config: DictConfig) -> tuple[list[str], str]:
+    """The directions when `hydra.sweeper.direction` is not set: from the metric names of this
+    project's `optimized_metric` (a loss or an error is minimised, anything else maximised); for
+    an app without one, minimize, the published hydra-optuna-sweeper's default."""
+    from conf.schema import minimized, optimized_metrics
+
+    if "optimized_metric" not in config or "dataset" not in config or "task" not in config.dataset:
+        return ["minimize"], "the default of an app without optimized_metric, as in the published plugin"
+    metrics = optimized_metrics(config.optimized_metric, config.dataset.task)
+    directions = ["minimize" if minimized(metric) else "maximize" for metric in metrics]
+    if "maximize" in directions:
+        log.warning("hydra.sweeper.direction is not set: maximizing %s as its name says (the published "
+                    "hydra-optuna-sweeper would have minimised it)", ", ".join(
+                        m for m, d in zip(metrics, directions) if d == "maximize"))
+    return directions, f"inferred from optimized_metric {', '.join(metrics)}"
 
 
 def existing_trials(storage: optuna.storages.BaseStorage, study_name: str | None) -> int:
@@ -100,18 +146,23 @@ class OptunaSweeper(Sweeper):
         custom_search_space: `module.function(cfg, trial)` that suggests more parameters.
     """
 
-    def __init__(self, sampler: Any, pruner: Any, direction: Any = "maximize", storage: str | None = None,
+    def __init__(self, sampler: Any, pruner: Any, direction: Any = None, storage: str | None = None,
                  study_name: str | None = None, n_trials: int = 20, n_jobs: int = 1,
                  max_failure_rate: float = 0.0, timeout: float | None = None, params: Any = None,
-                 custom_search_space: str | None = None) -> None:
+                 custom_search_space: str | None = None, search_space: Any = None) -> None:
         self.sampler_config, self.pruner_config = sampler, pruner
-        self.directions = [direction] if isinstance(direction, str) else list(direction)
+        self.directions = None if direction is None else [direction] if isinstance(direction, str) else list(direction)
         self.storage, self.study_name = storage, study_name
         self.n_trials, self.n_jobs = n_trials, n_jobs
         self.max_failure_rate, self.timeout = max_failure_rate, timeout
         self.params = OmegaConf.to_container(params) if OmegaConf.is_config(params) else dict(params or {})
         self.custom_search_space = custom_search_space
-        for direction in self.directions:
+        self.legacy_space = {}
+        if search_space:  # the published plugin's older key, {key: {type, low, high, ...}}
+            log.warning("hydra.sweeper.search_space is the published plugin's old key; write the same space as "
+                        "hydra.sweeper.params in Hydra's sweep grammar (e.g. x: interval(0, 1))")
+            self.legacy_space = {key: legacy_parameter(key, spec) for key, spec in search_space.items()}
+        for direction in self.directions or []:
             if direction not in ("maximize", "minimize"):
                 raise ConfigError(f"hydra.sweeper.direction={direction!r} is invalid: maximize or minimize")
         if n_trials < 1 or n_jobs < 1:
@@ -125,6 +176,10 @@ class OptunaSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config)
         self.sweep_dir = Path(config.hydra.sweep.dir)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.direction_source = "hydra.sweeper.direction"
+        if self.directions is None:
+            self.directions, self.direction_source = infer_directions(config)
+        log.info("optimising %s (%s)", ", ".join(self.directions), self.direction_source)
 
     def search_space(self, arguments: list[str]) -> tuple[dict[str, Parameter], list[str]]:
         """Parameters to search (config params, then sweeps on the command line) and fixed overrides;
@@ -137,14 +192,16 @@ class OptunaSweeper(Sweeper):
             else:  # a key fixed on the command line is not searched
                 space.pop(override.get_key_element(), None)
                 fixed.append(override.input_line)
-        if not space and not self.custom_search_space:
+        if not space and not self.legacy_space and not self.custom_search_space:
             from models import registered_class
 
             space = dict(registered_class(self.config.model._target_).search_space)
             log.info("no params given: searching the model's own search_space %s", space)
-        return parse_space(space), fixed
+        return {**{k: v for k, v in self.legacy_space.items() if k not in space}, **parse_space(space)}, fixed
 
     def sweep(self, arguments: list[str]) -> list[JobReturn]:
+        if self.custom_search_space:
+            locate_function(self.custom_search_space)  # fail before any trial
         space, fixed = self.search_space(arguments)
         spec = storage_spec(self.storage, self.sweep_dir)
         storage = optuna.storages.get_storage(open_storage(spec))
@@ -152,6 +209,7 @@ class OptunaSweeper(Sweeper):
         study = optuna.create_study(
             study_name=self.study_name, storage=storage, sampler=sampler,
             pruner=instantiate(self.pruner_config), directions=self.directions, load_if_exists=True)
+        study.set_user_attr("direction_source", self.direction_source)
         self.fail_abandoned_trials(study, storage)
         try:
             return self.run_trials(study, space, fixed, spec)
@@ -162,8 +220,8 @@ class OptunaSweeper(Sweeper):
     def run_trials(self, study: optuna.Study, space: dict[str, Parameter], fixed: list[str], spec: str
                    ) -> list[JobReturn]:
         started, returns = time.monotonic(), []
-        log.info("study %s in %s: %d of %d trials already finished", study.study_name, spec,
-                 self.finished(study), self.n_trials)
+        log.info("study %s in %s (%s, %s): %d of %d trials already finished", study.study_name, spec,
+                 type(study.sampler).__name__, type(study.pruner).__name__, self.finished(study), self.n_trials)
         while True:
             self.check_failure_rate(study)
             remaining = self.n_trials - sum(t.state != TrialState.WAITING for t in study.trials)
@@ -171,6 +229,9 @@ class OptunaSweeper(Sweeper):
                 break
             if self.timeout is not None and time.monotonic() - started > self.timeout:
                 log.info("timeout of %ss reached: no new trials", self.timeout)
+                break
+            if isinstance(study.sampler, optuna.samplers.GridSampler) and study.sampler.is_exhausted(study):
+                log.info("the grid is exhausted: every combination has been tried")
                 break
             trials = [study.ask({key: p.distribution for key, p in space.items()})
                       for _ in range(min(self.n_jobs, remaining))]
@@ -188,13 +249,15 @@ class OptunaSweeper(Sweeper):
         trial.set_user_attr("sweeper", self.owner)
         trial.set_user_attr("folder", str(self.sweep_dir / str(trial.number)))
         if self.custom_search_space:
-            get_method(self.custom_search_space)(self.config, trial)
+            locate_function(self.custom_search_space)(self.config, trial)
         params = [as_override(key, space[key].value(value) if key in space else value)
                   for key, value in trial.params.items()]
-        # an app that declares trial.callback (this project's main.py) gets the pruning callback
-        callback = [f"trial.callback={PRUNING_CALLBACK}"] if "callback" in self.config.get("trial", {}) else []
-        return [*fixed, *params, f"trial.number={trial.number}", as_override("trial.study_name", study_name),
-                as_override("trial.storage", spec), *callback, f"hydra.sweep.subdir={trial.number}"]
+        # an app that declares `trial` (this project's main.py) learns which trial it is, and gets the
+        # pruning callback; any other app (one written for the published plugin) gets only its params
+        declared = self.config.get("trial") or {}
+        reach = {"number": trial.number, "study_name": study_name, "storage": spec, "callback": PRUNING_CALLBACK}
+        return [*fixed, *params, *(as_override(f"trial.{key}", value) for key, value in reach.items() if key in declared),
+                f"hydra.sweep.subdir={trial.number}"]
 
     def tell(self, study: optuna.Study, trial: optuna.Trial, result: JobReturn, space: dict[str, Parameter]) -> None:
         value = result._return_value  # JobReturn.return_value would print failures to stderr
@@ -202,15 +265,15 @@ class OptunaSweeper(Sweeper):
             values = value if isinstance(value, (list, tuple)) else [value]
             if value is not None and len(values) == len(self.directions) and all(
                     isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-                frozen = study.tell(trial, values)
+                frozen = finish(study, trial, values=values)
             else:
                 trial.set_user_attr("error", f"the job returned {value!r}, not {len(self.directions)} finite number(s)")
-                frozen = study.tell(trial, state=TrialState.FAIL)
+                frozen = finish(study, trial, state=TrialState.FAIL)
         elif isinstance(value, optuna.TrialPruned):
-            frozen = study.tell(trial, state=TrialState.PRUNED)
+            frozen = finish(study, trial, state=TrialState.PRUNED)
         else:
             trial.set_user_attr("error", f"{type(value).__name__}: {first_line(str(value))}")
-            frozen = study.tell(trial, state=TrialState.FAIL)
+            frozen = finish(study, trial, state=TrialState.FAIL)
         self.log_progress(study, frozen)
         if frozen.state != TrialState.FAIL:
             write_hparams(frozen, space, self.sweep_dir / str(frozen.number))

@@ -52,9 +52,10 @@ def registered_class(target: str) -> type[BaseModel]:
     return by_target[target]
 
 
-def build_model(config: DictConfig) -> BaseModel:
-    """Instantiate the registered model class that `config.model._target_` names."""
-    return registered_class(config.model._target_)(config)
+def build_model(config: DictConfig, preprocessing=None) -> BaseModel:
+    """Instantiate the registered model class that `config.model._target_` names (with the run's
+    preprocessing record, whose target statistics a regression model needs)."""
+    return registered_class(config.model._target_)(config, preprocessing)
 
 
 __all__ = ["BaseModel", "MODELS", "build_model", "model_class", "registered_class", *(cls.__name__ for cls in MODELS.values())]

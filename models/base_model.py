@@ -3,8 +3,9 @@
 After the seed article's basic model, the base owns what all models share: compiling with the
 configured optimizer, fitting with the learning-rate schedule and repeatable randomness,
 evaluating, predicting on a batch or a single element, restoring checkpoints, and seeding. Where
-a run writes (checkpoints, logs) is the training stage's business: it hands those callbacks in. A subclass declares its hyper-parameters as a `Config` dataclass and builds its network
-in `build_network`; that is all a new model needs (see `models/mlp.py`).
+a run writes (checkpoints, logs) is the training stage's business: it hands those callbacks in.
+A subclass declares its hyper-parameters as a `Config` dataclass and builds its network in
+`build_network`; that is all a new model needs (see `models/mlp.py`).
 
 TensorFlow is imported inside the methods that use it, never when this module is imported: the
 model registry and the configuration checks import every model file, and they must answer in a
@@ -13,6 +14,7 @@ fraction of a second, before TensorFlow's start-up.
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from pathlib import Path
@@ -28,6 +30,8 @@ from conf.schema import ModelConfig
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf
+
+log = logging.getLogger("model")
 
 
 def learning_rate_at(epoch: int, optimizer: DictConfig, epochs: int) -> float:
@@ -61,14 +65,22 @@ def make_optimizer(optimizer: DictConfig) -> keras.optimizers.Optimizer:
 
 
 class BaseModel:
-    """A classifier built from the run's configuration; subclasses only build the network.
+    """A model built from the run's configuration for the dataset's task; subclasses only build the network.
+
+    The task (`dataset.task`) picks what the network's outputs mean and how they are trained:
+    classification: one logit per class, sparse categorical cross-entropy, accuracy; multilabel:
+    one logit per label, binary cross-entropy, binary accuracy, AUC and F1; regression: one value
+    per output in the targets' raw units, mean squared error, MAE and RMSE.
 
     Example:
         model = MLP(cfg)                 # cfg: the composed config of `conf/config.yaml`
-        model.fit(train, val, run_dir, steps_per_epoch=20)
-        model.predict(image)             # one element or a batch -> class probabilities
+        model.fit(train, val, steps_per_epoch=20)
+        model.predict(image)             # one element or a batch -> the task's outputs
 
-    Class-level hooks:
+    Hooks, Keras-style: a subclass defines `build_network` and may override `loss()`, `metrics()` or
+    `head(outputs)`. `trainer.monitor` and `optimized_metric` are checked against the task's metric
+    names (`conf.schema.TASK_METRICS`) before TensorFlow starts, so added metrics keep other names.
+    Class attributes:
         Config: the dataclass of the model's hyper-parameters, registered as its config schema.
         search_space: hyper-parameter search space in Hydra's sweep grammar
             (`{"model.dropout": "interval(0.0, 0.5)"}`), used when a search names no params.
@@ -77,18 +89,29 @@ class BaseModel:
     Config: ClassVar[type[ModelConfig]] = ModelConfig
     search_space: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, config: DictConfig) -> None:
+    def __init__(self, config: DictConfig, preprocessing: Any = None) -> None:
         import keras
 
         self.config = config
         self.hparams = config.model
+        self.task = config.dataset.task
+        self.preprocessing = preprocessing
         self.input_shape = tuple(config.dataset.input_shape)
         self.num_classes = config.dataset.num_classes
-        self.network = self.build_network(self.input_shape, self.num_classes)
+        self.num_outputs = config.dataset.num_outputs if self.task == "regression" else self.num_classes
+        network = self.build_network(self.input_shape, self.num_outputs)
+        outputs = self.head(network.outputs[0])
+        if outputs is not network.outputs[0]:
+            # operations, not layers: checkpoints hold the same layers whatever the head and precision
+            network = keras.Model(network.inputs, outputs, name=network.name)
+        self.network = network
+        trainer = config.trainer
         self.network.compile(
             optimizer=make_optimizer(config.optimizer),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
+            loss=self.loss(),
+            metrics=self.metrics(),
+            jit_compile=trainer.jit_compile,
+            steps_per_execution=trainer.steps_per_execution,
         )
         # Built now rather than at the first step, so that a checkpoint can restore its state.
         self.network.optimizer.build(self.network.trainable_variables)
@@ -98,10 +121,45 @@ class BaseModel:
         """The registry name: the model's module, which is also its `conf/model/<name>.yaml`."""
         return cls.__module__.rsplit(".", 1)[-1]
 
-    def build_network(self, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
-        """Return an uncompiled Keras model mapping `input_shape` inputs to `num_classes` logits."""
+    def build_network(self, input_shape: tuple[int, ...], num_outputs: int) -> keras.Model:
+        """Return an uncompiled Keras model mapping `input_shape` inputs to `num_outputs` linear outputs
+        (logits of the classes or labels, or the regression values)."""
         raise NotImplementedError(f"{type(self).__name__} must implement build_network")
 
+    def head(self, outputs: keras.KerasTensor) -> keras.KerasTensor:
+        """The network's outputs as the loss takes them: float32 (under mixed precision) and, for
+        regression, back in the targets' raw units (the network learns them standardised with the
+        train split's mean and std, kept in the run's preprocessing record)."""
+        import keras
+
+        if outputs.dtype != "float32":
+            outputs = keras.ops.cast(outputs, "float32")
+        stats = self.preprocessing
+        if self.task == "regression" and stats is not None and stats.target_mean is not None:
+            std = np.where(np.asarray(stats.target_std) > 1e-7, stats.target_std, 1.0).astype("float32")
+            outputs = outputs * std + np.asarray(stats.target_mean, dtype="float32")
+        return outputs
+
+    def loss(self) -> keras.losses.Loss:
+        import keras
+
+        if self.task == "multilabel":
+            return keras.losses.BinaryCrossentropy(from_logits=True)
+        if self.task == "regression":
+            return keras.losses.MeanSquaredError()
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def metrics(self) -> list:
+        """The task's metrics, named as `TASK_METRICS` lists them (`val_` + name in the logs)."""
+        import keras
+
+        if self.task == "multilabel":
+            return [keras.metrics.BinaryAccuracy(threshold=0.0, name="binary_accuracy"),  # logit 0 = p 0.5
+                    keras.metrics.AUC(from_logits=True, multi_label=True, num_labels=self.num_outputs, name="auc"),
+                    _logits_f1(name="f1")]
+        if self.task == "regression":
+            return [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")]
+        return ["accuracy"]
     @classmethod
     def best_config_path(cls, dataset: str) -> Path:
         # Not conf/best/: Hydra takes every folder of conf/ for a config group, and `best=true` must
@@ -153,7 +211,8 @@ class BaseModel:
         return {name: float(value) for name, value in results.items()}
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
-        """Class probabilities for one element (shape `input_shape`) or a batch of them."""
+        """The task's outputs for one element (shape `input_shape`) or a batch of them: class
+        probabilities (classification), per-label probabilities (multilabel) or values (regression)."""
         import keras
 
         inputs = np.asarray(inputs, dtype="float32")
@@ -163,9 +222,13 @@ class BaseModel:
             raise UserError(f"input shape {inputs.shape} does not match the model: expected "
                             f"{self.input_shape} for one element or (N, {', '.join(map(str, self.input_shape))}) "
                             "for a batch")
-        probabilities = keras.ops.convert_to_numpy(
-            keras.activations.softmax(self.network.predict(batch, verbose=0)))
-        return probabilities[0] if single else probabilities
+        outputs = self.network.predict(batch, verbose=0)
+        if self.task == "classification":
+            outputs = keras.activations.softmax(outputs)
+        elif self.task == "multilabel":
+            outputs = keras.activations.sigmoid(outputs)
+        outputs = keras.ops.convert_to_numpy(outputs)
+        return outputs[0] if single else outputs
 
     def load_checkpoint(self, path: Path) -> None:
         """Restore weights and optimizer state from a `.keras` file saved during training."""
@@ -173,18 +236,46 @@ class BaseModel:
         if not path.is_file():
             raise UserError(f"checkpoint {path} does not exist")
         try:
-            with warnings.catch_warnings():
-                # Keras only warns when a file lacks some layers, and keeps fresh weights for them.
-                warnings.simplefilter("error", UserWarning)
-                self.network.load_weights(str(path))
+            _load_strictly(self.network, path)
         except Exception as error:  # Keras raises many types for a damaged or foreign file
-            raise UserError(f"checkpoint {path} cannot be loaded into {type(self).__name__}: "
-                            f"{first_line(error)}") from error
+            if "optimizer" not in str(error).lower():
+                raise UserError(f"checkpoint {path} cannot be loaded into {type(self).__name__}: "
+                                f"{first_line(error)}") from error
+            # mixed_float16 wraps the optimizer in a LossScaleOptimizer, so its state has another
+            # shape: across precisions the weights load (through a twin that shares the layers
+            # and has no optimizer) and the optimizer starts afresh.
+            import keras
+
+            try:
+                _load_strictly(keras.Model(self.network.inputs, self.network.outputs), path)
+            except Exception:
+                raise UserError(f"checkpoint {path} cannot be loaded into {type(self).__name__}: "
+                                f"{first_line(error)}") from error
+            log.warning("%s: its optimizer state does not fit this precision's optimizer (loss scaling of "
+                        "mixed_float16); the weights are loaded, the optimizer starts afresh", path)
 
     def summary(self) -> str:
         lines: list[str] = []
         self.network.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
         return "\n".join(lines)
+
+
+def _logits_f1(name: str):
+    """Micro-averaged F1 of multilabel logits at probability 0.5 (Keras' F1Score takes probabilities)."""
+    import keras
+
+    class LogitsF1(keras.metrics.F1Score):
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            return super().update_state(y_true, keras.activations.sigmoid(y_pred), sample_weight)
+
+    return LogitsF1(average="micro", threshold=0.5, name=name)
+
+
+def _load_strictly(network: keras.Model, path: Path) -> None:
+    with warnings.catch_warnings():
+        # Keras only warns when a file lacks some layers, and keeps fresh weights for them.
+        warnings.simplefilter("error", UserWarning)
+        network.load_weights(str(path))
 
 
 def monitor_mode(metric: str) -> str:

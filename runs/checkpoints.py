@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from conf.errors import UserError
+from runs.untrusted import contained
 
 CHECKPOINTS = "checkpoints"
 EPOCH_FILE = re.compile(r"^epoch_(\d+)\.keras$")
@@ -20,17 +21,22 @@ EPOCH_FILE = re.compile(r"^epoch_(\d+)\.keras$")
 def epoch_checkpoints(run_dir: Path) -> dict[int, Path]:
     """The complete per-epoch checkpoints of a run, by epoch number (temporary files never match)."""
     directory = run_dir / CHECKPOINTS
+    contained(run_dir, CHECKPOINTS)
     if not directory.is_dir():
         return {}
-    found = (EPOCH_FILE.match(path.name) for path in directory.iterdir())
-    return {int(match.group(1)): directory / match.group(0) for match in found if match}
+    found = [match for match in (EPOCH_FILE.match(path.name) for path in directory.iterdir()) if match]
+    contained(run_dir, *(f"{CHECKPOINTS}/{match.group(0)}" for match in found))
+    return {int(match.group(1)): directory / match.group(0) for match in found}
 
 
 def checkpoint_state(run_dir: Path) -> dict:
     """`checkpoints/state.json`: last and best epoch; empty for a run killed during its first epoch."""
     path = run_dir / CHECKPOINTS / "state.json"
+    contained(run_dir, CHECKPOINTS, f"{CHECKPOINTS}/state.json")
     if not path.exists():
         return {}
+    if path.stat().st_size > 1 << 20:
+        raise UserError(f"{path} is larger than 1 MB; it is written by training, do not edit it")
     try:
         state = json.loads(path.read_text())
         if not all(isinstance(state.get(key, 0), int) for key in ("last_epoch", "best_epoch")) or \

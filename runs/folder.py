@@ -1,8 +1,10 @@
 """Reading a finished (or interrupted) run's folder: where it is, which run `latest` is, its saved config.
 
-A run folder may come from someone else, so everything here treats it as data: the config is
-re-typed through the schemas of registered models and datasets only. No TensorFlow here: stages
-check a run folder before TensorFlow starts.
+A run folder may come from someone else, so everything here treats it as data: its YAML files are
+read as plain data (bounded size, no YAML aliases, no `${...}` interpolation, so no resolver runs and
+no environment variable is read), nothing inside it may lead out of it (a symbolic link, or a name
+with `..`), and the config is re-typed through the schemas of registered models and datasets only.
+No TensorFlow here: stages check a run folder before TensorFlow starts.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from conf.errors import ConfigError, UserError, first_line
 from conf.schema import RunConfig, validate_config
 from data.sources import dataset_schema
 from models import registered_class
+from runs.untrusted import NAME, contained, read_yaml_data
 
 
 def is_run_folder(path: Path) -> bool:
@@ -45,16 +48,25 @@ def find_run(run: str, results_dir: str | Path, model: str, dataset: str, exclud
         raise UserError(f"run={run}: no such folder")
     if not is_run_folder(path):
         raise UserError(f"run={run} is not a run folder: it has no .hydra/config.yaml")
+    contained(path, ".hydra/config.yaml", ".hydra/hydra.yaml")
     return path.resolve()
 
 
 def run_choices(run_dir: Path) -> tuple[str, str]:
-    """The model and dataset options a run was started with (from Hydra's record of its choices)."""
+    """The model and dataset options a run was started with (from Hydra's record of its choices),
+    which name folders: only plain option names are accepted."""
+    path = run_dir / ".hydra" / "hydra.yaml"
+    contained(run_dir, ".hydra/hydra.yaml")
+    data = read_yaml_data(path, allow_interpolation=True)  # Hydra's own settings interpolate; only choices are read
     try:
-        choices = OmegaConf.load(run_dir / ".hydra" / "hydra.yaml").hydra.runtime.choices
-        return str(choices.model), str(choices.dataset)
-    except (OSError, OmegaConfBaseException, AttributeError) as error:
-        raise UserError(f"{run_dir}/.hydra/hydra.yaml is missing or unreadable: {error}") from None
+        choices = data["hydra"]["runtime"]["choices"]
+        model, dataset = str(choices["model"]), str(choices["dataset"])
+    except (KeyError, TypeError):
+        raise UserError(f"{path} does not record the run's model and dataset choices") from None
+    for key, value in (("model", model), ("dataset", dataset)):
+        if not NAME.match(value) or ".." in value:
+            raise UserError(f"{path}: choices.{key}={value!r} is not a config option name")
+    return model, dataset
 
 
 def load_run_config(run_dir: Path) -> DictConfig:
@@ -64,8 +76,9 @@ def load_run_config(run_dir: Path) -> DictConfig:
     `_target_` pointing anywhere else is refused before anything is built.
     """
     path = run_dir / ".hydra" / "config.yaml"
+    contained(run_dir, ".hydra/config.yaml")
     try:
-        saved = OmegaConf.load(path)
+        saved = OmegaConf.create(read_yaml_data(path))
         try:
             model_schema = registered_class(saved.model._target_).Config
         except UserError as error:
@@ -93,3 +106,35 @@ def target_run(cfg: DictConfig) -> Path:
     runtime = HydraConfig.get().runtime
     return find_run(cfg.run, cfg.results_dir, runtime.choices.model, runtime.choices.dataset,
                     exclude=Path(runtime.output_dir))
+
+
+PREPROCESSING = "preprocessing.json"
+MAX_RECORD_BYTES = 64 << 20  # a run's JSON records are read only up to this size
+
+
+def load_preprocessing(run_dir: Path, config: DictConfig):
+    """What the run's training did to its inputs (and regression targets), checked as untrusted data.
+
+    A run recorded before preprocessing records existed scaled its inputs by `dataset.scale`.
+    """
+    import json
+
+    import numpy as np
+
+    from data.preprocessing import Preprocessing
+
+    path = run_dir / PREPROCESSING
+    contained(run_dir, PREPROCESSING)
+    features = int(np.prod(config.dataset.input_shape))
+    outputs = int(config.dataset.num_outputs)
+    if not path.exists():
+        if config.dataset.normalize == "scale" and config.dataset.task != "regression":
+            return Preprocessing("scale", float(config.dataset.scale))
+        raise UserError(f"{path} is missing: the run cannot be evaluated or served without it")
+    if not path.is_file() or path.stat().st_size > MAX_RECORD_BYTES:
+        raise UserError(f"{path} is not a file of at most {MAX_RECORD_BYTES >> 20} MB")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path} is unreadable: {first_line(error)}") from None
+    return Preprocessing.from_dict(data, str(path), features, outputs)

@@ -17,7 +17,11 @@ from omegaconf import OmegaConf
 
 from conf.errors import UserError
 from runs.folder import find_run, run_choices
+from runs.untrusted import contained
 
+# What resuming in place writes into the run folder itself.
+RESUMED_FILES = (".hydra", "checkpoints", "history.csv", "train", "validation", "metrics.json", "run.json",
+                 "model_summary.txt", "preprocessing.json")
 
 def unique_dir(path: str) -> str:
     """`path`, or `path_1`, `path_2`, ...: the first that does not exist yet, created at once.
@@ -46,7 +50,10 @@ def stage_output_dir(stage: str, run: str | None, checkpoint: str | None, result
     if stage == "train" and checkpoint is not None:
         parent_model, parent_dataset = run_choices(run_dir)
         return str(Path(results_dir) / parent_model / parent_dataset / now)
-    return str(run_dir / ("resume" if stage == "train" else stage) / now)
+    folder = "resume" if stage == "train" else stage
+    # a job writes into the run: nothing it writes to may lead out of it
+    contained(run_dir, folder, *(RESUMED_FILES if stage == "train" else ()))
+    return str(run_dir / folder / now)
 
 
 def register_resolvers() -> None:

@@ -22,7 +22,11 @@ def test_default_config_composes_typed_groups():
     assert list(cfg.model.hidden_units) == [256, 128]
     assert cfg.dataset.name == "digits" and list(cfg.dataset.input_shape) == [8, 8, 1]
     assert cfg.stage.name == "train"
-    assert cfg.optimized_metric == "val_accuracy"
+    assert cfg.optimized_metric is None  # the task's main metric
+    from conf.schema import optimized_metrics
+
+    assert optimized_metrics(None, "classification") == ["val_accuracy"]
+    assert optimized_metrics(None, "regression") == ["val_mae"] and optimized_metrics(None, "multilabel") == ["val_auc"]
     validate_config(cfg)
 
 
@@ -60,13 +64,13 @@ def test_type_and_key_errors_stop_composition_with_one_line(override, expected):
     ("trainer.batch_size=0", "trainer.batch_size=0 is invalid: must be >= 1"),
     ("model.dropout=1.5", "model.dropout=1.5 is invalid: must be in [0, 1)"),
     ("optimizer.name=adamx", "optimizer.name='adamx' is invalid: must be one of adam, adamw, sgd, rmsprop"),
-    ("dataset.name=imagenet", "dataset.name='imagenet' is invalid: must be one of digits, synthetic, mnist"),
+    ("dataset.name=imagenet", "dataset.name='imagenet' is invalid: must be one of cifar10, diabetes, digits, fashion_mnist"),
     ("+model.hiden=3", "model.hiden=3 is invalid: unknown key; allowed: hidden_units, dropout, activation"),
     ("+extra=1", "extra=1 is invalid: unknown key"),
     ("trainer.keep_checkpoints=0", "trainer.keep_checkpoints=0 is invalid: must be >= 1, or null"),
-    ("optimized_metric=f1", "optimized_metric='f1' is invalid: must be one of val_accuracy"),
-    ("optimized_metric=5", "optimized_metric=5 is invalid: a metric name or a non-empty list of them"),
-    ("optimized_metric=[]", "optimized_metric=[] is invalid: a metric name or a non-empty list of them"),
+    ("optimized_metric=f1", "optimized_metric='f1' is invalid: task classification reports train_loss, train_accuracy, val_loss"),
+    ("optimized_metric=5", "optimized_metric=5 is invalid: a metric name, a non-empty list of them, or null"),
+    ("optimized_metric=[]", "optimized_metric=[] is invalid: a metric name, a non-empty list of them, or null"),
 ])
 def test_values_out_of_range_raise_config_error(override, expected):
     with pytest.raises(ConfigError) as caught:
@@ -77,7 +81,8 @@ def test_values_out_of_range_raise_config_error(override, expected):
 
 @pytest.mark.parametrize(("override", "expected"), [
     ("model=transformer", "model=transformer: no such option; available: cnn, mlp"),
-    ("dataset=imagenet", "dataset=imagenet: no such option; available: cifar10, digits, fashion_mnist, mnist, synthetic"),
+    ("dataset=imagenet", "dataset=imagenet: no such option; available: cifar10, diabetes, digits, fashion_mnist, "
+                         "image_folder, mnist, multilabel, synthetic, wine"),
     ("stage=dance", "stage=dance: no such option; available: evaluate, export, infer, train"),
 ])
 def test_unknown_group_options_list_the_available_ones(override, expected):

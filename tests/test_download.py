@@ -122,7 +122,8 @@ def test_mnist_downloads_prepares_and_is_idempotent(server, monkeypatch, tmp_pat
     assert x.shape == (20, 28, 28, 1) and x.dtype == np.uint8
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["class_names"][:2] == ["0", "1"] and len(manifest["source"]) == 4
-    assert sorted(p.name for p in (tmp_path / "downloads").iterdir()) == sorted(mnist_files(np.random.default_rng(0)))
+    assert sorted(p.name for p in (tmp_path / "downloads" / "mnist").iterdir()) == sorted(
+        mnist_files(np.random.default_rng(0)))
     served = len(server.requests)
     capsys.readouterr()
     assert main(["mnist", "--data-dir", str(tmp_path)]) == 0
@@ -143,13 +144,13 @@ def test_a_partial_download_resumes_where_it_stopped(server, monkeypatch, tmp_pa
     files = mnist_files(np.random.default_rng(2))
     server.serve("mnist", files, monkeypatch)
     name = "train-images-idx3-ubyte.gz"
-    (tmp_path / "downloads").mkdir()
+    (tmp_path / "downloads" / "mnist").mkdir(parents=True)
     half = len(files[name]) // 2
-    (tmp_path / "downloads" / f"{name}.part").write_bytes(files[name][:half])
+    (tmp_path / "downloads" / "mnist" / f"{name}.part").write_bytes(files[name][:half])
     prepare_dataset(compose_config("dataset=mnist").dataset, tmp_path, download=True)
     assert (f"mnist/{name}", f"bytes={half}-") in server.requests
-    assert (tmp_path / "downloads" / name).read_bytes() == files[name]
-    assert not list((tmp_path / "downloads").glob("*.part"))
+    assert (tmp_path / "downloads" / "mnist" / name).read_bytes() == files[name]
+    assert not list((tmp_path / "downloads" / "mnist").glob("*.part"))
 
 
 def test_a_dropped_connection_is_retried_and_resumed(server, monkeypatch, tmp_path):
@@ -159,7 +160,8 @@ def test_a_dropped_connection_is_retried_and_resumed(server, monkeypatch, tmp_pa
     prepare_dataset(compose_config("dataset=mnist").dataset, tmp_path, download=True)
     requests = [r for r in server.requests if r[0] == "mnist/train-images-idx3-ubyte.gz"]
     assert len(requests) == 2 and requests[0][1] is None and requests[1][1].startswith("bytes=")
-    assert (tmp_path / "downloads" / "train-images-idx3-ubyte.gz").read_bytes() == files["train-images-idx3-ubyte.gz"]
+    assert (tmp_path / "downloads" / "mnist" / "train-images-idx3-ubyte.gz").read_bytes() == \
+        files["train-images-idx3-ubyte.gz"]
 
 
 def test_a_server_without_ranges_restarts_the_file(server, monkeypatch, tmp_path):
@@ -168,7 +170,8 @@ def test_a_server_without_ranges_restarts_the_file(server, monkeypatch, tmp_path
     server.ranges = False
     server.drop_once = {"mnist/t10k-images-idx3-ubyte.gz"}
     prepare_dataset(compose_config("dataset=mnist").dataset, tmp_path, download=True)
-    assert (tmp_path / "downloads" / "t10k-images-idx3-ubyte.gz").read_bytes() == files["t10k-images-idx3-ubyte.gz"]
+    assert (tmp_path / "downloads" / "mnist" / "t10k-images-idx3-ubyte.gz").read_bytes() == \
+        files["t10k-images-idx3-ubyte.gz"]
 
 
 def test_the_next_mirror_is_tried(server, monkeypatch, tmp_path):
@@ -185,8 +188,8 @@ def test_a_checksum_mismatch_leaves_nothing(server, monkeypatch, tmp_path, capsy
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: could not download train-labels-idx1-ubyte.gz from any of 1 address(es)")
     assert "served a file whose SHA-256 is not" in error and "place it at" in error
-    assert not (tmp_path / "downloads" / "train-labels-idx1-ubyte.gz").exists()
-    assert not list((tmp_path / "downloads").glob("*.part")) and not (tmp_path / "mnist").exists()
+    assert not (tmp_path / "downloads" / "mnist" / "train-labels-idx1-ubyte.gz").exists()
+    assert not list((tmp_path / "downloads" / "mnist").glob("*.part")) and not (tmp_path / "mnist").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["downloads"]  # no half-prepared folder
 
 
@@ -207,8 +210,9 @@ def test_a_hand_edited_prepared_folder_is_refused(server, monkeypatch, tmp_path)
     server.serve("mnist", mnist_files(np.random.default_rng(7)), monkeypatch)
     cfg = compose_config("dataset=mnist").dataset
     folder = prepare_dataset(cfg, tmp_path, download=True)
-    np.save(folder / "val" / "y.npy", np.zeros(10, dtype="int64"))
-    with pytest.raises(UserError, match=r"val/y.npy is missing or was changed since data.prepare wrote it"):
+    shard = folder / "val" / "shard-00000.rec"
+    shard.write_bytes(bytes(shard.stat().st_size))  # same size, other bytes
+    with pytest.raises(UserError, match=r"val/shard-00000.rec is missing or was changed since data.prepare wrote it"):
         prepare_dataset(cfg, tmp_path)
 
 
@@ -216,3 +220,47 @@ def test_a_wrong_file_placed_by_hand_is_reported(tmp_path):
     (tmp_path / "x.gz").write_bytes(b"not it")
     with pytest.raises(UserError, match="is not the expected file"):
         download_module.download(RemoteFile("x.gz", ("http://127.0.0.1:9/x.gz",), "0" * 64), tmp_path)
+
+
+def idx_raw(array: np.ndarray) -> bytes:
+    return gzip.decompress(idx_gz(array))
+
+
+def test_genuine_uncompressed_idx_files_placed_by_hand_are_accepted_offline(monkeypatch, tmp_path):
+    """Some mirrors ship `train-images-idx3-ubyte` uncompressed: its own SHA-256 verifies it."""
+    rng = np.random.default_rng(3)
+    gz = mnist_files(rng)
+    raw = {name.removesuffix(".gz"): gzip.decompress(content) for name, content in gz.items()}
+    remotes = tuple(RemoteFile(name, ("http://127.0.0.1:9/" + name,), hashlib.sha256(content).hexdigest(),
+                               (name.removesuffix(".gz"), hashlib.sha256(raw[name.removesuffix(".gz")]).hexdigest()))
+                    for name, content in gz.items())
+    monkeypatch.setitem(SOURCES, "mnist", dataclasses.replace(SOURCES["mnist"], files=remotes))
+    downloads = tmp_path / "downloads" / "mnist"
+    downloads.mkdir(parents=True)
+    for name, content in raw.items():
+        (downloads / name).write_bytes(content)
+    folder = prepare_dataset(compose_config("dataset=mnist").dataset, tmp_path)  # no download needed
+    x, y = load_split(folder, "test")
+    assert x.shape == (20, 28, 28) and x.dtype == np.uint8 and y.tolist() == list(np.arange(20) % 10)
+    np.testing.assert_array_equal(x, np.frombuffer(raw["t10k-images-idx3-ubyte"][16:], np.uint8).reshape(20, 28, 28))
+    (downloads / "t10k-labels-idx1-ubyte").write_bytes(idx_raw(np.zeros(20)))  # not the genuine file
+    with pytest.raises(UserError, match=r"t10k-labels-idx1-ubyte is not the expected file"):
+        prepare_dataset(compose_config("dataset=mnist").dataset, tmp_path, force=True)
+
+
+def test_the_shipped_idx_checksums_cover_both_forms():
+    for name in ("mnist", "fashion_mnist"):
+        for remote in SOURCES[name].files:
+            assert remote.unpacked[0] == remote.name.removesuffix(".gz") and len(remote.unpacked[1]) == 64
+            assert remote.unpacked[1] != remote.sha256
+
+
+def test_mnist_and_fashion_mnist_keep_their_downloads_apart(server, monkeypatch, tmp_path):
+    """Both name their files train-images-idx3-ubyte.gz: each gets a folder of its own."""
+    server.serve("mnist", mnist_files(np.random.default_rng(0)), monkeypatch)
+    server.serve("fashion_mnist", mnist_files(np.random.default_rng(1)), monkeypatch)
+    assert main(["mnist", "fashion_mnist", "--data-dir", str(tmp_path)]) == 0
+    assert {p.name for p in (tmp_path / "downloads").iterdir()} == {"mnist", "fashion_mnist"}
+    a, _ = load_split(tmp_path / "mnist", "test")
+    b, _ = load_split(tmp_path / "fashion_mnist", "test")
+    assert not np.array_equal(a, b)

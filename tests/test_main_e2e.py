@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 
+import pytest
 import yaml
 
 from tests.conftest import PROJECT_ROOT, read_metrics, run_folders, run_main
@@ -136,3 +137,45 @@ class Logistic(BaseModel):
     assert read_metrics(run_dir)["val"]["accuracy"] > 0.8
     bad = run_main(tmp_path, "model=logistic", "model.l2=abc", main=project / "main.py")
     assert bad.returncode == 2 and bad.stderr.startswith("error: model.l2: ")
+    # a dataset with a config key of its own: one module in data/datasets/ and one YAML file, and
+    # every stage on its runs works (evaluate re-reads the run's config with the dataset's schema)
+    (project / "data" / "datasets" / "moons.py").write_text('''"""Two interleaving half-moons (scikit-learn)."""
+from dataclasses import dataclass
+
+from conf.schema import DatasetConfig, require
+from data.sources import Source, from_arrays
+
+
+@dataclass
+class MoonsConfig(DatasetConfig):
+    num_samples: int = 400
+    noise: float = 0.1
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.noise >= 0, "dataset.noise", self.noise, "must be >= 0")
+
+
+def make_moons(cfg, files):
+    from sklearn.datasets import make_moons as moons
+
+    x, y = moons(n_samples=cfg.num_samples, noise=cfg.noise, random_state=0)
+    return {"all": from_arrays(x.astype("float32"), y.astype("int64"))}
+
+
+SOURCE = Source(make_moons, schema=MoonsConfig, parametric=True, class_names=("upper", "lower"))
+''')
+    (project / "conf" / "dataset" / "moons.yaml").write_text(
+        "defaults:\n  - /schema/dataset/moons@_here_\n  - _self_\n\nname: moons\ninput_shape: [2]\n"
+        "num_classes: 2\nnormalize: standardize\nnoise: 0.1\n")
+    args = ["dataset=moons", "dataset.noise=0.15", "trainer.epochs=15", "optimizer.lr=0.01"]
+    trained = run_main(tmp_path, *args, main=project / "main.py")
+    assert trained.returncode == 0, trained.stderr
+    [moons_run] = run_folders(tmp_path, model="mlp", dataset="moons")
+    assert read_metrics(moons_run)["test"]["accuracy"] > 0.85
+    evaluated = run_main(tmp_path, *args, "stage=evaluate", "run=latest", main=project / "main.py")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout.strip().splitlines()[-1])["test"]["accuracy"] == pytest.approx(
+        read_metrics(moons_run)["test"]["accuracy"], abs=1e-6)
+    bad = run_main(tmp_path, "dataset=moons", "dataset.noise=-1", main=project / "main.py")
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: dataset.noise=-1.0 is invalid: must be >= 0"

@@ -56,16 +56,17 @@ def test_cnn_refuses_flat_inputs():
 
 
 def test_fit_writes_checkpoints_and_they_restore_weights_and_optimizer(tmp_path, digits_data):
-    from data.pipeline import evaluation_batches, steps_per_epoch, training_batches
-    from data.prepare import load_split
+    from data.pipeline import evaluation_batches, split_source, steps_per_epoch, training_batches
+    from data.prepare import read_manifest
     from runs.stages.train import run_callbacks
 
     cfg = compose_config("trainer.epochs=4", "trainer.keep_checkpoints=2", "model.hidden_units=[16]")
     BaseModel.seed_everything(0, deterministic=True)
     model = build_model(cfg)
-    x, y = load_split(digits_data / "digits", "train", cfg.dataset.input_shape)
-    val = evaluation_batches(*load_split(digits_data / "digits", "val", cfg.dataset.input_shape), 32, 16.0)
-    history = model.fit(training_batches(x, y, 32, 0, 0, 4, 16.0), val, steps_per_epoch=steps_per_epoch(len(y), 32),
+    folder = digits_data / "digits"
+    train, val = (split_source(folder, read_manifest(folder), split, cfg.dataset) for split in ("train", "val"))
+    history = model.fit(training_batches(train, 32, 0, 0, 4), evaluation_batches(val, 32),
+                        steps_per_epoch=steps_per_epoch(train.count, 32),
                         callbacks=run_callbacks(cfg, tmp_path, initial_epoch=0))
     assert len(history["loss"]) == 4 and history["loss"][-1] < history["loss"][0]
     state = json.loads((tmp_path / "checkpoints" / "state.json").read_text())
@@ -82,7 +83,7 @@ def test_fit_writes_checkpoints_and_they_restore_weights_and_optimizer(tmp_path,
     for a, b in zip(model.network.get_weights(), restored.network.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert int(restored.network.optimizer.iterations) == int(model.network.optimizer.iterations) > 0
-    assert restored.evaluate(val) == pytest.approx(model.evaluate(val))
+    assert restored.evaluate(evaluation_batches(val, 32)) == pytest.approx(model.evaluate(evaluation_batches(val, 32)))
 
 
 def test_missing_or_corrupt_checkpoints_are_user_errors(tmp_path):

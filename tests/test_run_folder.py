@@ -99,5 +99,5 @@ def test_a_tampered_config_is_refused(tmp_path, edit, expected):
 def test_an_unreadable_config_is_refused(tmp_path):
     run = make_run(tmp_path / "run")
     (run / ".hydra" / "config.yaml").write_text("model: [unclosed")
-    with pytest.raises(UserError, match="is not a valid run config"):
+    with pytest.raises(UserError, match="config.yaml is unreadable: while parsing"):
         load_run_config(run)

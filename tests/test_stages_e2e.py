@@ -155,7 +155,9 @@ def test_branch_from_an_epoch_is_a_new_run_that_leaves_the_parent_alone(workdir,
 
 
 def test_resume_after_sigkill_equals_an_uninterrupted_run(workdir):
-    args = ["trainer.epochs=10", "model.hidden_units=[32]", "seed=11", "results_dir=resume_results"]
+    # streamed from the shards, shuffled in windows, augmented: the hardest way an epoch is made
+    args = ["trainer.epochs=10", "model.hidden_units=[32]", "seed=11", "results_dir=resume_results",
+            "dataset.cache=none", "dataset.shuffle_window=300", "dataset.augment=[{name:translate,factor:0.1}]"]
     assert run_main(workdir, *args).returncode == 0
     [uninterrupted] = sorted((workdir / "resume_results" / "mlp" / "digits").iterdir())
     process = subprocess.Popen([sys.executable, str(MAIN), *args], cwd=workdir, stdout=subprocess.DEVNULL,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from data.pipeline import evaluation_batches
-from data.prepare import load_split, prepare_dataset
+from data.pipeline import evaluation_batches, split_source
+from data.prepare import prepare_dataset, read_manifest
 from runs.stages.train import flat_metrics
 from runs.stages.trained_run import load_trained_model, report, trained_run
 
@@ -20,10 +20,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     run = trained_run(cfg)
     config = run.config
     folder = prepare_dataset(config.dataset, cfg.data_dir)
-    model = load_trained_model(config, run.path)
-    batch_size, scale = config.trainer.batch_size, config.dataset.scale
-    results = {split: model.evaluate(evaluation_batches(*load_split(folder, split, config.dataset.input_shape),
-                                                        batch_size, scale))
+    model = load_trained_model(config, run.path, run.preprocessing)
+    manifest = read_manifest(folder)
+    sources = {split: split_source(folder, manifest, split, config.dataset, run.preprocessing)
                for split in ("val", "test")}
+    results = {split: model.evaluate(evaluation_batches(source, config.trainer.batch_size))
+               for split, source in sources.items()}
     report("metrics.json", {**run.header(), **results})
     return flat_metrics(results)

@@ -3,8 +3,11 @@
     python main.py stage=export run=<run> [checkpoint=epoch_3]
 
 Writes `<run>/export/<time>/saved_model/` with one serving signature, `serving_default`: input
-`inputs`, float32 `(batch, *input_shape)` in the dataset's raw units (the model's normalisation is
-inside); outputs `probabilities` `(batch, classes)` and `class` `(batch,)`. Load it with
+`inputs`, float32 `(batch, *input_shape)` in the dataset's raw units (the run's normalisation,
+scale or train-split standardisation, is inside); outputs named for the task: `probabilities`
+`(batch, classes)` and `class` `(batch,)` (classification), `probabilities` `(batch, labels)` and
+`labels` (bool, at or above `stage.threshold`; multilabel), or `values` `(batch, outputs)` in the
+targets' raw units (regression). Load it with
 `tf.saved_model.load(path).signatures["serving_default"](inputs=...)`, without this project.
 """
 
@@ -30,11 +33,19 @@ def export(cfg: DictConfig) -> dict[str, float]:
     logging.getLogger("tensorflow").setLevel(logging.WARNING)  # not "Assets written to <staging folder>"
 
     run = trained_run(cfg)
-    network = load_trained_model(run.config, run.path).network
-    scale = float(run.config.dataset.scale)
+    network = load_trained_model(run.config, run.path, run.preprocessing).network
+    shift, divisor = (tf.constant(v) for v in run.preprocessing.feature_transform())
+    task, threshold = run.config.dataset.task, float(cfg.stage.threshold)
 
     def serve(inputs):
-        probabilities = keras.activations.softmax(network(inputs / scale, training=False))
+        flat = (tf.reshape(inputs, [tf.shape(inputs)[0], -1]) - shift) / divisor
+        outputs = network(tf.reshape(flat, tf.shape(inputs)), training=False)
+        if task == "regression":
+            return {"values": outputs}
+        if task == "multilabel":
+            probabilities = keras.activations.sigmoid(outputs)
+            return {"probabilities": probabilities, "labels": probabilities >= threshold}
+        probabilities = keras.activations.softmax(outputs)
         return {"probabilities": probabilities, "class": tf.argmax(probabilities, axis=-1)}
 
     archive = keras.export.ExportArchive()

@@ -3,10 +3,15 @@
     python main.py stage=infer run=<run> input='[[0,0,5,13,9,1,0,0, ...]]'   # a JSON list
     python main.py stage=infer run=<run> input=samples.npy                     # or .json, .csv
     cat samples.json | python main.py stage=infer run=<run> input=-            # stdin: JSON or CSV
+    python main.py stage=infer run=<run> input=photo.jpg                       # an image (.png/.jpg/.jpeg)
 
 Input values are in the dataset's raw units (digits: 0 to 16), as in its prepared files; an
-element is shaped like `dataset.input_shape` or is the same values flat. Prints one JSON line
-(predicted class and class probabilities per element) and keeps it in `<run>/infer/<time>/`.
+element is shaped like `dataset.input_shape` or is the same values flat; the run's preprocessing
+record normalises it as training did. An image file is decoded
+and resized to `dataset.input_shape` exactly as training read its images. Prints one JSON line
+per element: the class and class probabilities (classification), per-label probabilities and the
+labels at or above `stage.threshold` (multilabel, default 0.5), or the predicted values
+(regression); and keeps it in `<run>/infer/<time>/`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,24 @@ from conf.errors import UserError, first_line
 from runs.stages.trained_run import load_trained_model, report, trained_run
 
 FILE_SUFFIXES = (".npy", ".json", ".csv")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def read_image(value: str, input_shape: tuple[int, ...]) -> np.ndarray:
+    """An image file as a batch of one, decoded and resized like the training pipeline's images."""
+    import tensorflow as tf
+
+    from data.pipeline import decode_image
+
+    path = Path(value)
+    if not path.is_file():
+        raise UserError(f"input={value}: no such file")
+    if len(input_shape) != 3:
+        raise UserError(f"input={value} is an image, but the model takes inputs of shape {list(input_shape)}")
+    try:
+        return decode_image(tf.io.read_file(str(path)), input_shape).numpy()[None]
+    except (tf.errors.InvalidArgumentError, tf.errors.OpError) as error:
+        raise UserError(f"input={value} is not a readable image: {first_line(error.message)}") from None
 
 
 def _parse_text(text: str, source: str) -> Any:
@@ -87,8 +110,22 @@ def as_batch(data: Any, input_shape: tuple[int, ...]) -> np.ndarray:
 
 def infer(cfg: DictConfig) -> dict[str, float]:
     run = trained_run(cfg)
-    batch = as_batch(read_input(cfg.input), tuple(run.config.dataset.input_shape))
-    probabilities = load_trained_model(run.config, run.path).predict(batch / run.config.dataset.scale)
+    shape = tuple(run.config.dataset.input_shape)
+    if isinstance(cfg.input, str) and Path(cfg.input).suffix.lower() in IMAGE_SUFFIXES:
+        batch = read_image(cfg.input, shape)
+    else:
+        batch = as_batch(read_input(cfg.input), shape)
+    outputs = load_trained_model(run.config, run.path, run.preprocessing).predict(run.preprocessing.apply(batch))
     report("predictions.json", {**run.header(), "predictions": [
-        {"class": int(p.argmax()), "probabilities": [round(float(v), 6) for v in p]} for p in probabilities]})
+        prediction(run.config.dataset.task, output, cfg.stage.threshold) for output in outputs]})
     return {}
+
+
+def prediction(task: str, output: np.ndarray, threshold: float) -> dict[str, Any]:
+    """One element's prediction as the task reads it."""
+    values = [round(float(v), 6) for v in output]
+    if task == "regression":
+        return {"values": values}
+    if task == "multilabel":
+        return {"probabilities": values, "labels": [i for i, v in enumerate(output) if v >= threshold]}
+    return {"class": int(output.argmax()), "probabilities": values}

@@ -10,18 +10,23 @@ split and writes `metrics.json`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
 
 from omegaconf import DictConfig
 
-from data.pipeline import evaluation_batches, steps_per_epoch, training_batches
-from data.prepare import SPLITS, load_split, prepare_dataset
+from conf.errors import UserError
+from data.pipeline import evaluation_batches, split_source, steps_per_epoch, training_batches
+from data.prepare import SPLITS, prepare_dataset, read_manifest
+from data.preprocessing import Preprocessing
 from models import build_model
 from models.base_model import BaseModel, monitor_mode
 from runs.atomic_files import write_json_atomically, write_text_atomically
 from runs.checkpoints import checkpoint_state, resolve_checkpoint
+from runs.devices import configure_devices
+from runs.folder import PREPROCESSING, load_preprocessing
 from runs.record import start_run
 from runs.training_plan import plan_training
 
@@ -49,6 +54,29 @@ def run_callbacks(config: DictConfig, run_dir: Path, initial_epoch: int) -> list
     return callbacks
 
 
+def training_preprocessing(run_dir: Path, manifest: dict, config: DictConfig) -> Preprocessing:
+    """The run's input (and target) normalisation: its record when it resumes, else the prepared
+    data's train statistics, recorded now so that every later stage applies the same."""
+    if (run_dir / PREPROCESSING).exists():
+        return load_preprocessing(run_dir, config)
+    preprocessing = Preprocessing.from_manifest(manifest, config.dataset)
+    write_json_atomically(run_dir / PREPROCESSING, preprocessing.as_dict())
+    return preprocessing
+
+
+@contextlib.contextmanager
+def out_of_memory_as_user_error(config: DictConfig):
+    """Running out of memory building the model or in a step is a setting to reduce, not a bug."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except (tf.errors.ResourceExhaustedError, MemoryError):
+        raise UserError(f"out of memory building or training model={config.model._target_.rsplit('.', 1)[-1]} "
+                        f"with trainer.batch_size={config.trainer.batch_size}: reduce trainer.batch_size or the "
+                        "model's size") from None
+
+
 def trial_callback(config: DictConfig):
     """The callback the sweeper hands a trial through `trial.callback` (e.g. Optuna pruning), or None.
 
@@ -69,26 +97,29 @@ def train(cfg: DictConfig) -> dict[str, float]:
     plan = plan_training(cfg)
     config, run_dir = plan.config, plan.run_dir
     folder = prepare_dataset(config.dataset, cfg.data_dir)  # before any record: a missing dataset leaves no run
+    strategy = configure_devices(config.trainer)  # an unknown device, too
     start_run(config)
     BaseModel.seed_everything(config.seed, config.trainer.deterministic)
-    splits = {split: load_split(folder, split, config.dataset.input_shape) for split in SPLITS}
-    batch_size, scale = config.trainer.batch_size, config.dataset.scale
+    manifest = read_manifest(folder)
+    preprocessing = training_preprocessing(run_dir, manifest, config)
+    splits = {split: split_source(folder, manifest, split, config.dataset, preprocessing) for split in SPLITS}
+    batch_size = config.trainer.batch_size
 
     pruning = trial_callback(config)
-    model = build_model(config)
+    with out_of_memory_as_user_error(config), strategy.scope():
+        model = build_model(config, preprocessing)
     write_text_atomically(run_dir / "model_summary.txt", model.summary() + "\n")
     fit_started = time.perf_counter()
     if plan.start_from is not None:
         model.load_checkpoint(plan.start_from)
         log.info("continuing from %s (epoch %d)", plan.start_from, plan.first_epoch)
     if plan.first_epoch < config.trainer.epochs:
-        train_x, train_y = splits["train"]
-        model.fit(
-            training_batches(train_x, train_y, batch_size, config.seed, plan.first_epoch, config.trainer.epochs,
-                             scale),
-            evaluation_batches(*splits["val"], batch_size, scale),
-            steps_per_epoch=steps_per_epoch(len(train_y), batch_size), initial_epoch=plan.first_epoch,
-            callbacks=(*run_callbacks(config, run_dir, plan.first_epoch), *([pruning] if pruning else [])))
+        with out_of_memory_as_user_error(config):
+            model.fit(
+                training_batches(splits["train"], batch_size, config.seed, plan.first_epoch, config.trainer.epochs),
+                evaluation_batches(splits["val"], batch_size),
+                steps_per_epoch=steps_per_epoch(splits["train"].count, batch_size), initial_epoch=plan.first_epoch,
+                callbacks=(*run_callbacks(config, run_dir, plan.first_epoch), *([pruning] if pruning else [])))
     fit_time = time.perf_counter() - fit_started
 
     state = checkpoint_state(run_dir)
@@ -99,8 +130,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                            if name.startswith("val_")}}
     else:
         model.load_checkpoint(best_path)
-        results = {split: model.evaluate(evaluation_batches(x, y, batch_size, scale))
-                   for split, (x, y) in splits.items()}
+        results = {split: model.evaluate(evaluation_batches(source, batch_size)) for split, source in splits.items()}
     metrics = {
         **results,
         "epochs_run": state["last_epoch"],

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from data.preprocessing import Preprocessing
 from models import build_model
 from models.base_model import BaseModel
 from runs.atomic_files import write_json_atomically
 from runs.checkpoints import resolve_checkpoint
-from runs.folder import load_run_config, target_run
+from runs.devices import configure_devices
+from runs.folder import load_preprocessing, load_run_config, target_run
 
 
 @dataclass
@@ -25,6 +27,7 @@ class TrainedRun:
     checkpoint: str  # its name: best, last or epoch_<n>
     path: Path
     epoch: int
+    preprocessing: Preprocessing  # what training did to inputs (and regression targets)
 
     def header(self) -> dict[str, Any]:
         return {"run": str(self.folder), "checkpoint": self.checkpoint, "epoch": self.epoch}
@@ -35,17 +38,20 @@ def trained_run(cfg: DictConfig) -> TrainedRun:
     folder = target_run(cfg)
     checkpoint = cfg.checkpoint or "best"
     path, epoch = resolve_checkpoint(folder, checkpoint)
-    return TrainedRun(folder, load_run_config(folder), checkpoint, path, epoch)
+    config = load_run_config(folder)
+    return TrainedRun(folder, config, checkpoint, path, epoch, load_preprocessing(folder, config))
 
 
-def load_trained_model(config: DictConfig, checkpoint: Path) -> BaseModel:
+def load_trained_model(config: DictConfig, checkpoint: Path, preprocessing: Preprocessing | None = None) -> BaseModel:
     """The run's model (only a registered class) with the checkpoint's weights.
 
     Weights are read into a network this project builds itself; nothing in the file is
     deserialised into code, which is what keeps loading someone else's run safe.
     """
     BaseModel.seed_everything(config.seed, config.trainer.deterministic)
-    model = build_model(config)
+    single_device = OmegaConf.merge(config.trainer, {"distribute": "none", "devices": None})
+    with configure_devices(single_device).scope():  # a mirrored run's checkpoint serves on one device
+        model = build_model(config, preprocessing)
     model.load_checkpoint(checkpoint)
     return model
 

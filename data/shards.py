@@ -1,0 +1,153 @@
+"""A prepared split on disk: shards of records that `tf.data` streams natively.
+
+Array datasets (`RecordLayout`): each record is one example, its features in their stored dtype
+(images stay `uint8`), then its target, both little-endian, with no framing.
+`tf.data.FixedLengthRecordDataset` reads them with no parsing, so the input pipeline costs next to
+nothing, and `numpy` reads them as well (`read_split`), so preparation and tests need no TensorFlow. Image folders (`ImagePathLayout`):
+each record is a text line `label<TAB>path`, read by `tf.data.TextLineDataset`, and the image is
+decoded and resized in the pipeline. Writers stream: a dataset larger than memory is written
+example chunk by example chunk, and each shard's SHA-256 is computed as it is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SHARD_BYTES = 64 << 20  # a shard's size: large enough to read fast, small enough to interleave well
+
+
+@dataclass(frozen=True)
+class RecordLayout:
+    """How one example is laid out in a record: features, then target."""
+
+    x_dtype: str
+    x_shape: tuple[int, ...]
+    y_dtype: str
+    y_shape: tuple[int, ...] = ()
+
+    @property
+    def x_bytes(self) -> int:
+        return int(np.prod(self.x_shape, dtype=np.int64)) * np.dtype(self.x_dtype).itemsize
+
+    @property
+    def y_bytes(self) -> int:
+        return int(np.prod(self.y_shape, dtype=np.int64)) * np.dtype(self.y_dtype).itemsize
+
+    @property
+    def record_bytes(self) -> int:
+        return self.x_bytes + self.y_bytes
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "x_dtype": self.x_dtype, "x_shape": list(self.x_shape),
+                "y_dtype": self.y_dtype, "y_shape": list(self.y_shape), "record_bytes": self.record_bytes}
+
+    format = "records"
+
+    @classmethod
+    def from_dict(cls, entry: dict[str, Any]) -> RecordLayout | ImagePathLayout:
+        if entry.get("format") == ImagePathLayout.format:
+            return ImagePathLayout(tuple(int(d) for d in entry["x_shape"]))
+        return cls(str(entry["x_dtype"]), tuple(int(d) for d in entry["x_shape"]), str(entry["y_dtype"]),
+                   tuple(int(d) for d in entry["y_shape"]))
+
+    def encode(self, x: np.ndarray, y: np.ndarray) -> bytes:
+        """The records of a chunk of examples, as one block of bytes."""
+        count = len(x)
+        xs = np.ascontiguousarray(x, dtype=np.dtype(self.x_dtype).newbyteorder("<")).reshape(count, -1).view(np.uint8)
+        ys = np.ascontiguousarray(y, dtype=np.dtype(self.y_dtype).newbyteorder("<")).reshape(count, -1).view(np.uint8)
+        return np.concatenate([xs.reshape(count, -1), ys.reshape(count, -1)], axis=1).tobytes()
+
+    def decode(self, block: bytes | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        records = np.frombuffer(block, dtype=np.uint8).reshape(-1, self.record_bytes)
+        x = records[:, :self.x_bytes].copy().view(np.dtype(self.x_dtype).newbyteorder("<"))
+        y = records[:, self.x_bytes:].copy().view(np.dtype(self.y_dtype).newbyteorder("<"))
+        return (x.reshape(len(records), *self.x_shape).astype(self.x_dtype),
+                y.reshape(len(records), *self.y_shape).astype(self.y_dtype))
+
+
+@dataclass(frozen=True)
+class ImagePathLayout:
+    """Image-folder records: a line `label<TAB>absolute path` per image, decoded to `x_shape` in the pipeline."""
+
+    x_shape: tuple[int, ...]
+    format = "image_paths"
+    x_dtype = "uint8"
+    y_dtype = "int64"
+    y_shape: tuple[int, ...] = ()
+    record_bytes = 256  # a typical line, only to size shards
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "x_dtype": self.x_dtype, "x_shape": list(self.x_shape),
+                "y_dtype": self.y_dtype, "y_shape": []}
+
+    def encode(self, x: np.ndarray, y: np.ndarray) -> bytes:
+        return "".join(f"{int(label)}\t{path}\n" for path, label in zip(x, y)).encode()
+
+    def decode(self, block: bytes) -> tuple[np.ndarray, np.ndarray]:
+        rows = [line.split("\t", 1) for line in block.decode().splitlines()]
+        return np.array([path for _, path in rows]), np.array([int(label) for label, _ in rows], dtype="int64")
+
+
+class SplitWriter:
+    """Appends examples to `<folder>/<split>/shard-NNNNN.rec` files of about SHARD_BYTES each.
+
+    `close()` returns the split's manifest entry: count and, per shard, file, count, bytes, SHA-256.
+    """
+
+    def __init__(self, folder: Path, split: str, layout: RecordLayout | ImagePathLayout,
+                 shard_bytes: int | None = None) -> None:
+        self.directory = Path(folder) / split
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.split, self.layout = split, layout
+        self.per_shard = max(1, (shard_bytes or SHARD_BYTES) // layout.record_bytes)
+        self.shards: list[dict[str, Any]] = []
+        self.handle = None
+        self.digest = hashlib.sha256()
+        self.in_shard = 0
+
+    def _open_next(self) -> None:
+        self._close_shard()
+        name = f"shard-{len(self.shards):05d}.{'txt' if isinstance(self.layout, ImagePathLayout) else 'rec'}"
+        self.handle = open(self.directory / name, "wb")
+        self.shards.append({"file": f"{self.split}/{name}", "count": 0, "bytes": 0})
+        self.digest, self.in_shard = hashlib.sha256(), 0
+
+    def _close_shard(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+            self.shards[-1]["sha256"] = self.digest.hexdigest()
+
+    def write(self, x: np.ndarray, y: np.ndarray) -> None:
+        start = 0
+        while start < len(x):
+            if self.handle is None or self.in_shard == self.per_shard:
+                self._open_next()
+            take = min(self.per_shard - self.in_shard, len(x) - start)
+            block = self.layout.encode(x[start:start + take], y[start:start + take])
+            self.handle.write(block)
+            self.digest.update(block)
+            self.in_shard += take
+            self.shards[-1]["count"] += take
+            self.shards[-1]["bytes"] += len(block)
+            start += take
+
+    def close(self) -> dict[str, Any]:
+        self._close_shard()
+        return {"count": sum(s["count"] for s in self.shards), "shards": self.shards}
+
+
+def read_split(folder: Path, entry: dict[str, Any], layout: RecordLayout | ImagePathLayout
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """A whole split in memory with numpy (tests, small datasets, statistics): features and targets."""
+    blocks = [(Path(folder) / shard["file"]).read_bytes() for shard in entry["shards"]]
+    if not blocks:
+        return np.zeros((0, *layout.x_shape), layout.x_dtype), np.zeros((0, *layout.y_shape), layout.y_dtype)
+    if isinstance(layout, ImagePathLayout):
+        return layout.decode(b"".join(blocks))
+    return layout.decode(b"".join(blocks))
