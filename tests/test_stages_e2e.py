@@ -156,7 +156,7 @@ def test_branch_from_an_epoch_is_a_new_run_that_leaves_the_parent_alone(workdir,
 
 def test_resume_after_sigkill_equals_an_uninterrupted_run(workdir):
     # streamed from the shards, shuffled in windows, augmented: the hardest way an epoch is made
-    args = ["trainer.epochs=10", "model.hidden_units=[32]", "seed=11", "results_dir=resume_results",
+    args = ["trainer.epochs=6", "model.hidden_units=[32]", "seed=11", "results_dir=resume_results",
             "dataset.cache=none", "dataset.shuffle_window=300", "dataset.augment=[{name:translate,factor:0.1}]"]
     assert run_main(workdir, *args).returncode == 0
     [uninterrupted] = sorted((workdir / "resume_results" / "mlp" / "digits").iterdir())
@@ -183,5 +183,5 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(workdir):
     assert resumed == expected
     epochs_logged = [line.split(",")[0] for line in (killed_run / "history.csv").read_text().splitlines()[1:]]
     assert len(epochs_logged) == len(set(epochs_logged))  # no epoch logged twice
-    again = run_main(workdir, f"run={killed_run}", "results_dir=resume_results", "trainer.epochs=9")
+    again = run_main(workdir, f"run={killed_run}", "results_dir=resume_results", "trainer.epochs=5")
     assert again.returncode == 2 and "branch a new run instead" in again.stderr
