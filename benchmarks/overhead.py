@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -36,9 +37,18 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--hidden", default="256,128")
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/bench"))
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="overhead-"))
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="overhead-", dir=args.work_dir))
+    try:
+        compare(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def compare(args: argparse.Namespace, work: Path) -> None:
     dataset = [f"dataset.num_samples={args.samples}", f"dataset.input_shape=[{args.features}]"]
     common = ["dataset=synthetic", *dataset, "model=mlp", f"model.hidden_units=[{args.hidden}]", f"trainer.epochs={args.epochs}",
               f"trainer.batch_size={args.batch_size}"]
@@ -46,7 +56,8 @@ def main() -> None:
     from data.prepare import dataset_config, prepare_dataset
 
     folder = prepare_dataset(dataset_config("synthetic", tuple(dataset)), work / "data")
-    ours = [sys.executable, str(ROOT / "main.py"), *common]
+    ours = [sys.executable, str(ROOT / "main.py"), *common, f"data_dir={work / 'data'}",
+            f"results_dir={work / 'results'}"]
     plain = [sys.executable, str(ROOT / "benchmarks" / "plain_keras_mlp.py"), str(folder), str(args.epochs),
              str(args.batch_size), args.hidden]
     rows = {"main.py": {"wall": [], "fit": []}, "plain keras": {"wall": [], "fit": []}}

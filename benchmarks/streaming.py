@@ -1,0 +1,131 @@
+"""Does streaming the shards slow training down? CNN epochs fed from the shards against from memory.
+
+    python benchmarks/streaming.py [--train-examples 12000] [--repeats 3] [--raw-dir /tmp/dm/downloads]
+
+The MNIST CNN (`model=cnn`, its default config, `dataset=mnist`, batch 128, the trainer's defaults:
+op determinism, float32) is built once, as `main.py` builds it (`configure_devices`,
+`seed_everything`, `build_model`), and trained in this process by Keras `model.fit(batches,
+steps_per_epoch=..., epochs=1)` on batches of the genuine MNIST training split (prepared in
+`--data-dir` from the raw IDX files in `<raw-dir>/mnist/`, see `prepared_mnist.py`), fed by
+`data.pipeline.training_batches` in two ways:
+
+  A  cache=none:   the split's record shards streamed, windowed stateless shuffle, decode
+  B  cache=memory: the split read once into tensors, full stateless permutation, gather
+
+On 2 CPU cores a full epoch (54,000 examples) takes minutes, so by default the first
+`--train-examples` examples of the training split are written to shards of their own (the layout
+`data.prepare` writes, `data.shards.SplitWriter`) under `--work-dir`; `--train-examples 0` uses the
+whole split. One warm-up epoch of each (tracing, first reads), then `--repeats` epochs of each,
+alternating A B A B ...; each epoch's dataset is built before its timer starts (B's one-off read
+of the split into memory is timed apart). Prints the medians and the ratio A / B (target <= 1.05).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def run_config(overrides: list[str]):
+    """The composed config of `python main.py <overrides>`, without starting a run."""
+    from hydra import compose, initialize_config_dir
+
+    import data.sources  # noqa: F401 -- registers every dataset's schema
+    import models  # noqa: F401 -- registers every model's schema
+    from conf import CONF_DIR
+    from conf.schema import register_configs
+
+    register_configs()
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=overrides)
+
+
+def subset_source(source, folder: Path, examples: int, work: Path):
+    """The first `examples` examples of `source`'s split, written as shards of their own under `work`."""
+    from data.prepare import load_split
+    from data.shards import SplitWriter
+
+    x, y = load_split(folder, "train")
+    writer = SplitWriter(work, "train", source.layout)
+    writer.write(x[:examples], y[:examples])
+    entry = writer.close()
+    return dataclasses.replace(source, files=tuple(str(work / s["file"]) for s in entry["shards"]),
+                               count=entry["count"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-examples", type=int, default=12000, help="0: the whole training split")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--raw-dir", type=Path, default=Path("/tmp/dm/downloads"),
+                        help="holds mnist/ with the raw IDX files")
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/bench/data"), help="prepared datasets")
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/bench"))
+    args = parser.parse_args()
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="streaming-", dir=args.work_dir))
+    try:
+        compare(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def compare(args: argparse.Namespace, work: Path) -> None:
+    config = run_config(["model=cnn", "dataset=mnist", f"trainer.batch_size={args.batch_size}",
+                         f"data_dir={args.data_dir}"])
+    from data.pipeline import split_source, steps_per_epoch, training_batches
+    from data.prepare import read_manifest
+    from models import build_model
+    from models.base_model import BaseModel
+    from runs.devices import configure_devices
+
+    from prepared_mnist import prepared_mnist
+
+    folder = prepared_mnist(config, args.data_dir, args.raw_dir)
+    source = split_source(folder, read_manifest(folder), "train", config.dataset)
+    if args.train_examples and args.train_examples < source.count:
+        source = subset_source(source, folder, args.train_examples, work)
+    sides = {"A streamed (cache=none)": dataclasses.replace(source, cache="none"),
+             "B in memory (cache=memory)": dataclasses.replace(source, cache="memory")}
+    configure_devices(config.trainer)
+    BaseModel.seed_everything(config.seed, config.trainer.deterministic)
+    network = build_model(config).network
+    batch, steps = config.trainer.batch_size, steps_per_epoch(source.count, config.trainer.batch_size)
+    print(f"MNIST CNN (filters {config.model.filters}, blocks {config.model.blocks}), {source.count:,} training "
+          f"examples, batch {batch}, {steps} steps an epoch, deterministic={config.trainer.deterministic}, "
+          f"precision={config.trainer.precision}", flush=True)
+    times: dict[str, list[float]] = {side: [] for side in sides}
+    built: dict[str, list[float]] = {side: [] for side in sides}
+    for epoch in range(args.repeats + 1):  # epoch 0 warms up each side and is dropped below
+        for side, split in sides.items():
+            started = time.perf_counter()
+            batches = training_batches(split, batch, config.seed, epoch, epoch + 1)
+            built[side].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            network.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+            times[side].append(time.perf_counter() - started)
+            print(f"  epoch {epoch}{' (warm-up)' if epoch == 0 else ''} {side}: {times[side][-1]:.2f}s "
+                  f"(dataset built in {built[side][-1]:.2f}s)", flush=True)
+    median = {side: statistics.median(values[1:]) for side, values in times.items()}
+    (a, a_time), (b, b_time) = median.items()
+    for side, value in median.items():
+        print(f"{side}: median epoch {value:.2f}s ({source.count / value:,.0f} examples/s), runs "
+              + ", ".join(f"{t:.2f}" for t in times[side][1:]))
+    ratio = a_time / b_time
+    print(f"ratio A / B = {ratio:.3f} ({'met' if ratio <= 1.05 else 'missed'}: target <= 1.05)")
+
+
+if __name__ == "__main__":
+    main()
