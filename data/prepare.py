@@ -252,8 +252,8 @@ def _check_targets(cfg: DictConfig, y: np.ndarray) -> None:
         raise UserError(f"dataset {cfg.name} has NaN or infinite targets")
 
 
-def _write_splits(staging: Path, parts: dict[str, Reader], plans: dict[str, np.ndarray], cfg: DictConfig,
-                  check_disk: bool) -> tuple[RecordLayout | ImagePathLayout, dict[str, Any], dict[str, Any]]:
+def _write_splits(staging: Path, parts: dict[str, Reader], plans: dict[str, np.ndarray], cfg: DictConfig
+                  ) -> tuple[RecordLayout | ImagePathLayout, dict[str, Any], dict[str, Any]]:
     """Stream every part's examples into its splits' shards; returns the layout, the split entries and
     the train split's statistics (per-feature and, for regression, per-target mean and std)."""
     writers: dict[str, SplitWriter] = {}
@@ -270,9 +270,8 @@ def _write_splits(staging: Path, parts: dict[str, Reader], plans: dict[str, np.n
                 else:
                     layout = RecordLayout(str(x.dtype), tuple(int(d) for d in x.shape[1:]), y_dtype, y_shape)
                     _check_input_shape(cfg, list(layout.x_shape))
-                if check_disk:
-                    examples = sum(len(p) for p in plans.values())
-                    _check_disk(staging.parent, examples * layout.record_bytes, f"dataset {cfg.name}")
+                examples = sum(len(p) for p in plans.values())
+                _check_disk(staging.parent, examples * layout.record_bytes, f"dataset {cfg.name}")
                 writers = {split: SplitWriter(staging, split, layout) for split in SPLITS}
             where = plan[start:start + len(y)]
             for index, split in enumerate(SPLITS):
@@ -333,7 +332,7 @@ def prepare_dataset(cfg: DictConfig, data_dir: str | Path, force: bool = False, 
         raise UserError(f"cannot create {folder.parent}: {error.strerror or error}") from None
     try:
         staging.chmod(0o777 & ~_current_umask())  # mkdtemp makes it private; a dataset folder is an ordinary one
-        layout, splits, stats = _write_splits(staging, parts, plans, cfg, check_disk=True)
+        layout, splits, stats = _write_splits(staging, parts, plans, cfg)
         manifest = {"format": FORMAT, "name": cfg.name, "params": preparation_params(cfg),
                     "stored_shape": list(layout.x_shape), "record": layout.as_dict(), "stats": stats,
                     "num_classes": int(cfg.num_classes),
