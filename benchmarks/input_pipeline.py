@@ -7,7 +7,9 @@ For MNIST-shaped (60,000 x 28x28x1) and CIFAR-10-shaped (50,000 x 32x32x3) uint8
 layout `data.prepare` writes) under a temporary folder of `--work-dir`: (1) samples per second of
 one epoch of `training_batches` against batching the same data held as normalised tensors
 (`tf.data.Dataset.from_tensor_slices(...).batch`, no shuffle); (2) one epoch of `model.fit` of an
-MLP fed by the pipeline against one fed the normalised tensors directly. The pipeline is measured
+MLP fed by the pipeline against one fed the normalised tensors directly, timed from the start of
+training to the end of the epoch by a callback (the teardown of the iterator after it, which can
+idle for seconds, is left out; see `streaming.py`). The pipeline is measured
 in both of its modes: `cache=memory` (the split read once into tensors, a full stateless
 permutation per epoch, gather, normalise, prefetch) and `cache=none` (the shards streamed, a
 windowed stateless shuffle, decode, normalise, prefetch). Each epoch's dataset is built before
@@ -43,10 +45,26 @@ SHAPES = {"mnist-shaped": (60000, (28, 28, 1)), "cifar10-shaped": (50000, (32, 3
 MODES = ("memory", "none")
 
 
-def timed(function) -> float:
+def iterated(batches: tf.data.Dataset) -> float:
+    """Seconds to iterate `batches` to its end; the iterator is destroyed after the timer stops."""
     started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
+    iterator = iter(batches)
+    for _ in iterator:
+        pass
+    elapsed = time.perf_counter() - started
+    del iterator
+    return elapsed
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """A `fit` epoch from the start of training to the end of the epoch (the iterator's teardown after it,
+    which can idle for seconds while tf.data's autotuning thread wakes up, is not counted)."""
+
+    def on_train_begin(self, logs=None):
+        self.began = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.elapsed = time.perf_counter() - self.began
 
 
 def mlp(input_shape) -> keras.Model:
@@ -97,17 +115,17 @@ def compare(name: str, count: int, shape: tuple[int, ...], repeats: int, folder:
                                                                   for kind in ("pipeline", "fit pipeline")))}
     model = mlp(shape)
     steps = steps_per_epoch(count, BATCH)
+    timer = EpochTimer()
     for repeat in range(repeats + 1):  # round 0 warms up and is dropped below
         for mode in MODES:
-            batches = training_batches(sources[mode], BATCH, repeat, 0, 1)
-            times[f"pipeline {mode}"].append(timed(lambda: [b for b in batches]))
-        times["in memory"].append(timed(lambda: [b for b in in_memory]))
+            times[f"pipeline {mode}"].append(iterated(training_batches(sources[mode], BATCH, repeat, 0, 1)))
+        times["in memory"].append(iterated(in_memory))
         for mode in MODES:
             batches = training_batches(sources[mode], BATCH, repeat, 0, 1)
-            times[f"fit pipeline {mode}"].append(timed(lambda: model.fit(
-                batches, steps_per_epoch=steps, verbose=0, shuffle=False)))
-        times["fit in memory"].append(timed(lambda: model.fit(
-            normalised, labels, batch_size=BATCH, epochs=1, verbose=0, shuffle=True)))
+            model.fit(batches, steps_per_epoch=steps, verbose=0, shuffle=False, callbacks=[timer])
+            times[f"fit pipeline {mode}"].append(timer.elapsed)
+        model.fit(normalised, labels, batch_size=BATCH, epochs=1, verbose=0, shuffle=True, callbacks=[timer])
+        times["fit in memory"].append(timer.elapsed)
     median = {key: statistics.median(values[1:]) for key, values in times.items()}
     print(f"{name}: iterate one epoch: in-memory tensors {count / median['in memory']:,.0f} samples/s; pipeline "
           + ", ".join(f"cache={mode} {count / median[f'pipeline {mode}']:,.0f} samples/s" for mode in MODES))
