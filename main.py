@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import sys
+import traceback
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ warnings after start-up
@@ -22,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import data.sources  # noqa: F401 -- registers every dataset's schema
 import models  # noqa: F401 -- registers every model's schema
-from conf.errors import UserError, one_line_error
+from conf.errors import UserError, exit_with_message, first_line, one_line_error
 from conf.schema import optimized_metrics, register_configs, validate_config
 from hpsearch.promote import apply_best
 from runs.output_dirs import register_resolvers
@@ -98,12 +99,6 @@ def discard_unused_run_folder(results_dir: Path) -> None:
         parent.rmdir()
 
 
-def exit_with_message(message: str) -> None:
-    """A mistake in the user's input: one line on stderr, exit status 2, no traceback."""
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 def run_reporting_user_errors() -> None:
     """Call `main`, turning Hydra's multi-line reports of bad overrides into one line.
 
@@ -111,14 +106,47 @@ def run_reporting_user_errors() -> None:
     variable still gets full tracebacks.
     """
     wants_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    sys.argv[1:] = resolvable_cfg_request(sys.argv[1:])
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         main()
     except Exception as error:
-        message = None if wants_traceback else one_line_error(error)
+        message = None if wants_traceback else one_line_error(error) or composition_error(error)
         if message is None:
             raise
         exit_with_message(message)
+
+
+def resolvable_cfg_request(arguments: list[str]) -> list[str]:
+    """`--cfg hydra --resolve` as `--cfg all --package hydra --resolve`.
+
+    Hydra resolves `--cfg hydra` on a copy of the `hydra` node alone, where `hydra.run.dir` cannot
+    reach the run's keys it is built from (`stage.name`, `results_dir`, ...); the whole config
+    narrowed to the same package prints the same node, resolved.
+    """
+    for flag in ("--cfg", "-c"):
+        if flag in arguments[:-1] and arguments[arguments.index(flag) + 1] == "hydra" and (
+                "--resolve" in arguments) and not {"--package", "-p"} & set(arguments):
+            position = arguments.index(flag) + 1
+            return [*arguments[:position], "all", "--package", "hydra", *arguments[position + 1:]]
+    return arguments
+
+
+def composition_error(error: Exception) -> str | None:
+    """The one line for an error Hydra raised composing the config from the command line's overrides.
+
+    Hydra reports some malformed overrides (`=5`, a group given a number) with a bare ValueError from
+    deep inside its defaults list; it is still the command line's fault, not a bug.
+    """
+    composing = ("hydra/_internal/config_loader_impl.py", "hydra/_internal/defaults_list.py",
+                 "hydra/core/default_element.py")
+    files = [frame.f_code.co_filename.replace(os.sep, "/") for frame, _ in traceback.walk_tb(error.__traceback__)]
+    if not any(file.endswith(composing) for file in files):
+        return None
+    keyless = [argument for argument in sys.argv[1:] if argument.startswith("=")]
+    if keyless:
+        return f"override {keyless[0]!r} has no key; write key=value, e.g. trainer.epochs=5"
+    return f"cannot compose the config from the command line: {first_line(error)}"
 
 
 if __name__ == "__main__":

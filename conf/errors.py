@@ -8,6 +8,7 @@ anything that is not the user's mistake keeps its full traceback.
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 
 class UserError(Exception):
@@ -16,6 +17,12 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """A configuration value outside what its schema allows."""
+
+
+def exit_with_message(message: str) -> None:
+    """A mistake in the user's input: one line on stderr, exit status 2, no traceback."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def first_line(error: BaseException | str) -> str:

@@ -213,6 +213,11 @@ class RunConfig:
         require(metrics is None or isinstance(metrics, str) or (
             OmegaConf.is_list(metrics) or isinstance(metrics, list)) and len(metrics) > 0,
             "optimized_metric", metrics, "a metric name, a non-empty list of them, or null for the task's main one")
+        for key in ("data_dir", "results_dir"):
+            require(bool(str(getattr(self, key)).strip()), key, getattr(self, key),
+                    "must name a folder (an empty path would write into the current folder)")
+        require(self.checkpoint is None or self.run is not None, "checkpoint", self.checkpoint,
+                "names a checkpoint of an earlier run: add run=<run folder> or run=latest")
 
 
 def optimized_metrics(optimized_metric: Any, task: str = "classification") -> list[str]:

@@ -8,6 +8,7 @@ machines). Jobs get the study name, the storage and their trial number as overri
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import optuna
@@ -29,6 +30,25 @@ def open_storage(spec: str) -> optuna.storages.BaseStorage | str:
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
     return spec
+
+
+def remove_empty_study(journal: Path, new_folders: list[Path]) -> None:
+    """Delete a journal this sweep created but never ran a trial in, and the folders it created for it."""
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    if journal.exists():
+        try:
+            storage = JournalStorage(JournalFileBackend(str(journal)))
+            if any(storage.get_all_trials(study._study_id, deepcopy=False) for study in storage.get_all_studies()):
+                return
+        except Exception:  # unreadable: not ours to judge, leave it
+            return
+        journal.unlink()
+        for lock in journal.parent.glob(f"{journal.name}.lock*"):
+            lock.unlink(missing_ok=True)
+    for folder in sorted(new_folders, key=lambda folder: len(folder.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only while empty
 
 
 def job_trial(cfg: DictConfig, pruner: optuna.pruners.BasePruner) -> optuna.Trial:

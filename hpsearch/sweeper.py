@@ -35,7 +35,7 @@ from optuna.trial import TrialState
 from conf.errors import ConfigError, UserError, first_line
 from hpsearch.report import write_hparams, write_plots, write_report
 from hpsearch.search_space import Parameter, as_override, grid_values, legacy_parameter, parse_space
-from hpsearch.study import open_storage, storage_spec
+from hpsearch.study import JOURNAL_PREFIX, open_storage, remove_empty_study, storage_spec
 
 log = logging.getLogger("hpsearch")
 
@@ -59,10 +59,20 @@ def instantiate_sampler(config: DictConfig, space: dict[str, Parameter], seed_of
         except ImportError:
             raise UserError("hydra/sweeper/sampler=gp needs PyTorch: pip install torch (CPU build), "
                             "or choose tpe, random, cmaes, qmc, grid or nsgaii") from None
+    if config.get("seed") is not None and (not isinstance(config.seed, int) or isinstance(config.seed, bool)):
+        raise ConfigError(f"hydra.sweeper.sampler.seed={config.seed!r} is invalid: an integer, or null")
     seed = {"seed": config.seed + seed_offset} if config.get("seed") is not None else {}
-    if name == "GridSampler":
-        return instantiate(config, search_space={key: grid_values(p) for key, p in space.items()}, **seed)
-    return instantiate(config, **seed)
+    grid = {"search_space": {key: grid_values(p) for key, p in space.items()}} if name == "GridSampler" else {}
+    return instantiate_named("hydra.sweeper.sampler", config, **grid, **seed)
+
+
+def instantiate_named(key: str, config: DictConfig, **arguments: Any) -> Any:
+    """`instantiate`, with a bad argument reported in one line that names the config key."""
+    try:
+        return instantiate(config, **arguments)
+    except Exception as error:
+        cause = error.__cause__ or error  # Hydra wraps the constructor's own error
+        raise ConfigError(f"{key} ({config.get('_target_')}) cannot be built: {first_line(cause)}") from None
 
 
 def locate_function(path: str):
@@ -165,10 +175,13 @@ class OptunaSweeper(Sweeper):
         for direction in self.directions or []:
             if direction not in ("maximize", "minimize"):
                 raise ConfigError(f"hydra.sweeper.direction={direction!r} is invalid: maximize or minimize")
-        if n_trials < 1 or n_jobs < 1:
-            raise ConfigError("hydra.sweeper.n_trials and n_jobs must be >= 1")
-        if not 0 <= max_failure_rate <= 1:
-            raise ConfigError(f"hydra.sweeper.max_failure_rate={max_failure_rate} is invalid: must be in [0, 1]")
+        for key, value in (("n_trials", n_trials), ("n_jobs", n_jobs)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"hydra.sweeper.{key}={value!r} is invalid: an integer >= 1")
+        if not isinstance(max_failure_rate, (int, float)) or not 0 <= max_failure_rate <= 1:
+            raise ConfigError(f"hydra.sweeper.max_failure_rate={max_failure_rate!r} is invalid: must be in [0, 1]")
+        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise ConfigError(f"hydra.sweeper.timeout={timeout!r} is invalid: seconds > 0, or null for none")
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context, self.config = hydra_context, config
@@ -204,18 +217,35 @@ class OptunaSweeper(Sweeper):
             locate_function(self.custom_search_space)  # fail before any trial
         space, fixed = self.search_space(arguments)
         spec = storage_spec(self.storage, self.sweep_dir)
-        storage = optuna.storages.get_storage(open_storage(spec))
-        sampler = instantiate_sampler(self.sampler_config, space, seed_offset=existing_trials(storage, self.study_name))
-        study = optuna.create_study(
-            study_name=self.study_name, storage=storage, sampler=sampler,
-            pruner=instantiate(self.pruner_config), directions=self.directions, load_if_exists=True)
-        study.set_user_attr("direction_source", self.direction_source)
-        self.fail_abandoned_trials(study, storage)
+        new_journal = spec.startswith(JOURNAL_PREFIX) and not Path(spec[len(JOURNAL_PREFIX):]).exists()
+        new_folders = [folder for folder in (self.sweep_dir, *self.sweep_dir.parents) if not folder.exists()]
+        try:
+            study = self.open_study(spec, space)
+        except BaseException:
+            if new_journal:  # a sweep refused before its first trial leaves no study behind
+                remove_empty_study(Path(spec[len(JOURNAL_PREFIX):]), new_folders)
+            raise
         try:
             return self.run_trials(study, space, fixed, spec)
         finally:  # also when the failure rate stops the sweep
             write_report(study, self.sweep_dir, space)
             write_plots(study, self.sweep_dir)
+
+    def open_study(self, spec: str, space: dict[str, Parameter]) -> optuna.Study:
+        """The sweep's study, created or continued, with abandoned trials of dead sweeps marked FAIL."""
+        try:
+            storage = optuna.storages.get_storage(open_storage(spec))
+        except Exception as error:  # an unknown scheme, a database that refuses, a journal that is not one
+            raise ConfigError(f"hydra.sweeper.storage={spec!r} cannot be opened: {first_line(error)}; give a "
+                              "database URL (sqlite:///study.db, postgresql://user@host/db) or leave it unset "
+                              "for a journal file in the sweep folder") from None
+        sampler = instantiate_sampler(self.sampler_config, space, seed_offset=existing_trials(storage, self.study_name))
+        study = optuna.create_study(
+            study_name=self.study_name, storage=storage, sampler=sampler,
+            pruner=instantiate_named("hydra.sweeper.pruner", self.pruner_config), directions=self.directions, load_if_exists=True)
+        study.set_user_attr("direction_source", self.direction_source)
+        self.fail_abandoned_trials(study, storage)
+        return study
 
     def run_trials(self, study: optuna.Study, space: dict[str, Parameter], fixed: list[str], spec: str
                    ) -> list[JobReturn]:

@@ -10,12 +10,15 @@ is a new run of the parent's model and dataset.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
 
-from conf.errors import UserError
+from conf.errors import UserError, exit_with_message
 from runs.folder import find_run, run_choices
 from runs.untrusted import contained
 
@@ -27,21 +30,43 @@ def unique_dir(path: str) -> str:
     """`path`, or `path_1`, `path_2`, ...: the first that does not exist yet, created at once.
 
     Creating it claims it, so two runs started in the same second never share a folder. The
-    resolver is registered with a cache, so a job resolves (and creates) it once.
+    resolver is registered with a cache, so a config resolves (and creates) it once; but OmegaConf
+    also resolves interpolations while Hydra merges config files (a preset's `hydra.sweep.dir`
+    over the default one, before the command line's `results_dir` applies), so every folder it
+    claims is remembered and removed at exit if nothing was written into it.
     """
     candidate, suffix = path, 0
     while True:
+        missing = [folder for folder in (Path(candidate), *Path(candidate).parents) if not folder.exists()]
         try:
             os.makedirs(candidate)
-            return candidate
         except FileExistsError:
             suffix += 1
             candidate = f"{path}_{suffix}"
+            continue
+        if not _CLAIMED:
+            atexit.register(release_unused_claims)
+        _CLAIMED.extend(missing)
+        return candidate
+
+
+_CLAIMED: list[Path] = []
+
+
+def release_unused_claims() -> None:
+    """Remove the folders `unique_dir` created that are still empty (claimed while merging, never used)."""
+    for folder in sorted(_CLAIMED, key=lambda folder: len(folder.parts), reverse=True):
+        with contextlib.suppress(OSError):  # not empty, or gone
+            folder.rmdir()
+    _CLAIMED.clear()
 
 
 def stage_output_dir(stage: str, run: str | None, checkpoint: str | None, results_dir: str, model: str,
                      dataset: str, now: str) -> str:
     """Where a job of `stage` writes (see the module docstring)."""
+    if not results_dir.strip():
+        raise UserError("results_dir='' is invalid: must name a folder (an empty path would write into the "
+                        "current folder)")
     if run is None:
         if stage != "train":
             raise UserError(f"stage={stage} acts on a trained run: add run=<run folder> or run=latest")
@@ -54,6 +79,40 @@ def stage_output_dir(stage: str, run: str | None, checkpoint: str | None, result
     # a job writes into the run: nothing it writes to may lead out of it
     contained(run_dir, folder, *(RESUMED_FILES if stage == "train" else ()))
     return str(run_dir / folder / now)
+
+
+class OutputDirGuard(Callback):
+    """Refuse a job folder given by hand (`hydra.run.dir=...`) that is empty or already holds files.
+
+    Hydra writes `.hydra/` into the job folder before the job starts, so the check has to come
+    first: a finished or interrupted run is continued with `run=<folder>`, never by training into
+    its folder again. The default folders are fresh by construction (`unique_dir`).
+    """
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        self._check(config, "run")
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        self._check(config, "sweep")
+
+    @staticmethod
+    def _check(config: DictConfig, mode: str) -> None:
+        try:
+            check_given_dir(config, mode)
+        except UserError as error:  # Hydra turns a callback's exceptions into warnings; exiting is not one
+            exit_with_message(str(error))
+
+
+def check_given_dir(config: DictConfig, mode: str) -> None:
+    raw = OmegaConf.to_container(config.hydra[mode], resolve=False)["dir"]
+    if isinstance(raw, str) and "${unique_dir:" in raw:
+        return
+    value = str(config.hydra[mode].dir).strip()
+    if not value:
+        raise UserError(f"hydra.{mode}.dir='' is invalid: leave it unset, or name a new folder")
+    if mode == "run" and os.path.isdir(value) and os.listdir(value):
+        raise UserError(f"hydra.run.dir={value} already holds files; a new run needs a new folder, and a "
+                        f"finished or interrupted run is continued with run={value}")
 
 
 def register_resolvers() -> None:

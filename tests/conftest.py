@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -30,12 +31,49 @@ def compose_config(*overrides: str) -> DictConfig:
         return compose("config", overrides=list(overrides))
 
 
-def run_main(workdir: Path, *args: str, timeout: float = 240, main: Path = MAIN) -> subprocess.CompletedProcess:
-    """Run `python main.py args` with workdir as the current folder, so results/ and data/ land there."""
+class MainServer:
+    """A `tests/main_server.py` process of this test worker: runs `python main.py ...` in forked children."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "tests" / "main_server.py")],
+                                        cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert json.loads(self.process.stdout.readline()) == {"ready": True}
+
+    def run(self, workdir: Path, args: list[str], timeout: float, env: dict, stdin: str | None,
+            fault: dict | None) -> subprocess.CompletedProcess:
+        with tempfile.TemporaryDirectory() as folder:
+            files = {name: str(Path(folder) / name) for name in ("stdin", "stdout", "stderr")}
+            Path(files["stdin"]).write_text(stdin or "")
+            request = {"main": str(MAIN), "args": list(args), "cwd": str(workdir), "env": env, "timeout": timeout,
+                       "fault": fault, **files}
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            reply = json.loads(self.process.stdout.readline())
+            if reply["returncode"] is None:
+                raise subprocess.TimeoutExpired([str(MAIN), *args], timeout)
+            return subprocess.CompletedProcess([str(MAIN), *args], reply["returncode"],
+                                               Path(files["stdout"]).read_text(), Path(files["stderr"]).read_text())
+
+
+_SERVER: list[MainServer] = []
+
+
+def run_main(workdir: Path, *args: str, timeout: float = 240, main: Path = MAIN, fork: bool = True,
+             stdin: str | None = None, fault: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `python main.py args` with workdir as the current folder, so results/ and data/ land there.
+
+    By default it is a child forked from this worker's `tests/main_server.py`, which imported
+    TensorFlow once; `fork=False` (or another project's `main`) starts a fresh interpreter.
+    """
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("HYDRA_FULL_ERROR", None)
+    if fork and main == MAIN:
+        if not _SERVER:
+            _SERVER.append(MainServer())
+        return _SERVER[0].run(workdir, list(args), timeout, env, stdin, fault)
+    assert fault is None, "faults are installed by the main server"
     return subprocess.run([sys.executable, str(main), *args], cwd=workdir, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+                          timeout=timeout, env=env, input=stdin)
 
 
 def run_folders(workdir: Path, model: str = "mlp", dataset: str = "digits") -> list[Path]:

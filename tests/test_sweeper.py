@@ -190,7 +190,8 @@ def test_search_space_comes_from_params_the_command_line_or_the_model():
 
 @pytest.mark.parametrize(("settings", "expected"), [
     ({"direction": "up"}, "hydra.sweeper.direction='up' is invalid"),
-    ({"n_trials": 0}, "n_trials and n_jobs must be >= 1"),
+    ({"n_trials": 0}, "hydra.sweeper.n_trials=0 is invalid: an integer >= 1"),
+    ({"n_trials": "abc"}, "hydra.sweeper.n_trials='abc' is invalid: an integer >= 1"),
     ({"max_failure_rate": 2.0}, "max_failure_rate=2.0 is invalid"),
 ])
 def test_bad_sweeper_settings_are_config_errors(settings, expected):

@@ -1,0 +1,117 @@
+"""`python main.py ...` for the tests, without paying TensorFlow's import (8 s of CPU) on every call.
+
+Run as a process of its own, it imports everything `main.py` imports, TensorFlow included, but runs
+no TensorFlow op; then, for each request (a JSON line on stdin), it forks a child that becomes
+`python main.py <args>`: its own working folder, environment, stdin, stdout and stderr files,
+`sys.argv`, and `main.py` executed as `__main__`. Its exit status (or the negative number of the
+signal that killed it, as `subprocess` reports it) goes back as a JSON line on stdout.
+
+A request may name a `fault` (see `tests/faults.py`): the child installs it before running
+`main.py`, e.g. to SIGKILL itself between two writes of a checkpoint. The few tests that check what
+the real interpreter start-up prints still run `python main.py` in a fresh process (`conftest.run_main(fork=False)`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import signal
+import sys
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def preload() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.path.insert(0, str(PROJECT_ROOT))
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    saved = os.dup(2)
+    os.dup2(devnull, 2)  # TensorFlow's start-up chatter
+    try:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+
+        import hpsearch.sweeper  # noqa: F401
+        import main  # noqa: F401
+        import runs.stages  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def become_main(request: dict) -> None:
+    """In the forked child: turn into `python main.py args` and exit with its status."""
+    os.setsid()  # its own process group: a timeout kills it with whatever it started
+    for fd, name, flags in ((0, "stdin", os.O_RDONLY), (1, "stdout", os.O_WRONLY | os.O_TRUNC | os.O_CREAT),
+                            (2, "stderr", os.O_WRONLY | os.O_TRUNC | os.O_CREAT)):
+        opened = os.open(request[name] or os.devnull, flags, 0o644)
+        os.dup2(opened, fd)
+        os.close(opened)
+    sys.stdin = open(0, closefd=False)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    main_path = request["main"]
+    sys.argv = [main_path, *request["args"]]
+    sys.path[0] = str(Path(main_path).parent)
+    code = 0
+    try:
+        if request.get("fault"):
+            from tests.faults import install
+
+            install(request["fault"])
+        runpy.run_path(main_path, run_name="__main__")
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        if not isinstance(exit_.code, (int, type(None))):
+            print(exit_.code, file=sys.stderr)
+    except BaseException:  # what the interpreter does with an uncaught exception
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    import atexit
+
+    atexit._run_exitfuncs()  # as the interpreter does at exit (logging's shutdown, main.py's own handlers)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def wait(pid: int, timeout: float) -> int | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.02)
+    with_group = [lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)]
+    for kill in with_group:
+        try:
+            kill()
+        except ProcessLookupError:
+            pass
+    os.waitpid(pid, 0)
+    return None
+
+
+def serve() -> None:
+    preload()
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            become_main(request)
+        returncode = wait(pid, request["timeout"])
+        print(json.dumps({"returncode": returncode}), flush=True)
+
+
+if __name__ == "__main__":
+    serve()
