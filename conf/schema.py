@@ -14,7 +14,7 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -69,7 +69,7 @@ class DatasetConfig:
     input_shape: list[int] = field(default_factory=list)
     num_classes: int = 2
     val_fraction: float = 0.15
-    test_fraction: Optional[float] = 0.15  # null: the dataset's official test split
+    test_fraction: float | None = 0.15  # null: the dataset's official test split
     split_seed: int = 0
     scale: float = 1.0  # raw values are divided by this in the input pipeline
     cache: str = "auto"  # auto | memory | none: hold a split in memory (full shuffle) or stream its shards
@@ -110,7 +110,7 @@ class OptimizerConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     momentum: float = 0.9  # used by sgd and rmsprop
-    clipnorm: Optional[float] = None
+    clipnorm: float | None = None
     schedule: str = "constant"  # cosine decays lr to lr * min_lr_ratio over trainer.epochs
     warmup_epochs: int = 0
     min_lr_ratio: float = 0.0
@@ -132,15 +132,15 @@ class OptimizerConfig:
 class TrainerConfig:
     epochs: int = 30
     batch_size: int = 32
-    keep_checkpoints: Optional[int] = 3  # newest epoch checkpoints kept besides `best`; null keeps all
+    keep_checkpoints: int | None = 3  # newest epoch checkpoints kept besides `best`; null keeps all
     monitor: str = "val_loss"  # picks the `best` checkpoint; a name with "loss" is minimised
-    early_stopping_patience: Optional[int] = None
+    early_stopping_patience: int | None = None
     deterministic: bool = True  # bit-identical reruns on one machine, at some speed cost (README: "Speed")
     precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16 (Keras mixed-precision policy)
     jit_compile: Any = "auto"  # auto (Keras decides: XLA on GPUs) | true | false
     steps_per_execution: int = 1  # training steps run per call into TensorFlow
     distribute: str = "none"  # none | mirrored (tf.distribute.MirroredStrategy over `devices`)
-    devices: Optional[list[str]] = None  # mirrored: e.g. [/gpu:0, /gpu:1]; null: every GPU
+    devices: list[str] | None = None  # mirrored: e.g. [/gpu:0, /gpu:1]; null: every GPU
     gpu_memory_growth: bool = True  # allocate GPU memory as needed (the seed article's allow_growth)
 
     def __post_init__(self) -> None:
@@ -175,10 +175,10 @@ class StageConfig:
 class TrialConfig:
     """Set by the Optuna sweeper on each job, so that training reports to its own trial."""
 
-    number: Optional[int] = None
-    study_name: Optional[str] = None
-    storage: Optional[str] = None
-    callback: Optional[str] = None  # `hpsearch.<module>.<function>(cfg)` returning the trial's Keras callback
+    number: int | None = None
+    study_name: str | None = None
+    storage: str | None = None
+    callback: str | None = None  # `hpsearch.<module>.<function>(cfg)` returning the trial's Keras callback
 
     def __post_init__(self) -> None:
         require(self.callback is None or (self.callback.startswith("hpsearch.") and self.callback.count(".") == 2
@@ -196,9 +196,9 @@ class RunConfig:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     stage: StageConfig = field(default_factory=StageConfig)
-    seed: Optional[int] = 42  # null draws a seed and records it in the run's config
-    run: Optional[str] = None  # an earlier run's folder, or `latest`: what evaluate/infer/export/resume act on
-    checkpoint: Optional[str] = None  # best, last or epoch_<n> of `run`
+    seed: int | None = 42  # null draws a seed and records it in the run's config
+    run: str | None = None  # an earlier run's folder, or `latest`: what evaluate/infer/export/resume act on
+    checkpoint: str | None = None  # best, last or epoch_<n> of `run`
     input: Any = None  # stage=infer: a JSON list, a .npy/.json/.csv file, or - for stdin
     trial: TrialConfig = field(default_factory=TrialConfig)
     best: bool = False  # apply conf/best_params/<model>_<dataset>.yaml over the defaults (the command line still wins)

@@ -28,6 +28,9 @@ from data.shards import ImagePathLayout, RecordLayout
 
 MEMORY_BYTES = 512 << 20  # `cache: auto` keeps a split in memory up to this many bytes of float32 features
 INTERLEAVE = 16  # shards read at once when streaming
+# The functions tf.data traces hold no Python control flow over tensors, so AutoGraph's conversion
+# (a second or two of start-up per run for these few functions) is skipped.
+plain = tf.autograph.experimental.do_not_convert
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,11 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
 def _records(files: tf.Tensor | tuple[str, ...], layout, interleave: bool = False) -> tf.data.Dataset:
     """The raw records of `files`, in that order (or interleaved across them, deterministically)."""
     if layout.format == ImagePathLayout.format:
+        @plain
         def read(paths):
             return tf.data.TextLineDataset(paths)
     else:
+        @plain
         def read(paths):
             return tf.data.FixedLengthRecordDataset(paths, layout.record_bytes, buffer_size=1 << 20)
     if not interleave:
@@ -87,12 +92,15 @@ def _batched(records: tf.data.Dataset, source: SplitSource, batch_size: int) -> 
     """Records -> batches of (features shaped `input_shape`, targets), features not yet normalised."""
     layout, shape = source.layout, source.input_shape
     if layout.format == ImagePathLayout.format:
+        @plain
         def decode_line(line: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             label, path = tf.unstack(tf.strings.split(line, "\t", maxsplit=1), num=2)
             return decode_image(tf.io.read_file(path), shape), tf.strings.to_number(label, tf.int64)
 
         return (records.map(decode_line, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                 .batch(batch_size))
+
+    @plain
 
     def decode(records: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         raw = tf.io.decode_raw(records, tf.uint8)
@@ -110,6 +118,8 @@ def _normaliser(source: SplitSource):
     shift, divisor = (tf.constant(v) for v in source.preprocessing.feature_transform())
     shape = source.input_shape
     integer_targets = source.layout.y_dtype == "int64"
+
+    @plain
 
     def normalise(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         batch = tf.shape(x)[0]
@@ -137,6 +147,8 @@ def training_batches(source: SplitSource, batch_size: int, seed: int, first_epoc
     normalise = _normaliser(source)
     transform = augmentation(source.augment, source.input_shape)
 
+    @plain
+
     def finish(epoch: tf.Tensor, batch: tf.Tensor, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         if transform is not None:
             x = transform(tf.cast(x, tf.float32), tf.stack([tf.constant(seed, tf.int64), epoch * 2**32 + batch]))
@@ -146,12 +158,14 @@ def training_batches(source: SplitSource, batch_size: int, seed: int, first_epoc
         features, labels = read_all(source)
         count = source.count
 
+        @plain
+
         def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
             order = tf.random.experimental.index_shuffle(
                 tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]),
                 max_index=count - 1)
             return (tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
-                    .map(lambda batch, index: (epoch, batch, tf.gather(features, index), tf.gather(labels, index))))
+                    .map(plain(lambda batch, index: (epoch, batch, tf.gather(features, index), tf.gather(labels, index)))))
 
         return (tf.data.Dataset.range(first_epoch, epochs)
                 .flat_map(epoch_batches)
@@ -162,11 +176,15 @@ def training_batches(source: SplitSource, batch_size: int, seed: int, first_epoc
     shards = len(source.files)
     window = min(source.shuffle_window, source.count)
 
+    @plain
+
     def shuffled_window(index: tf.Tensor, block: tf.Tensor, epoch: tf.Tensor) -> tf.data.Dataset:
         size = tf.cast(tf.shape(block)[0], tf.int64)
         order = tf.random.experimental.index_shuffle(
             tf.range(size), seed=tf.stack([tf.constant(seed, tf.int64), epoch * 2**32 + index]), max_index=size - 1)
         return tf.data.Dataset.from_tensor_slices(tf.gather(block, order))
+
+    @plain
 
     def epoch_records(epoch: tf.Tensor) -> tf.data.Dataset:
         shard_order = tf.random.experimental.index_shuffle(
@@ -175,8 +193,8 @@ def training_batches(source: SplitSource, batch_size: int, seed: int, first_epoc
         records = (_records(tf.gather(files, shard_order), source.layout, interleave=True)
                    .batch(window)
                    .enumerate()
-                   .flat_map(lambda index, block: shuffled_window(index, block, epoch)))
-        return _batched(records, source, batch_size).enumerate().map(lambda batch, xy: (epoch, batch, *xy))
+                   .flat_map(plain(lambda index, block: shuffled_window(index, block, epoch))))
+        return _batched(records, source, batch_size).enumerate().map(plain(lambda batch, xy: (epoch, batch, *xy)))
 
     return (tf.data.Dataset.range(first_epoch, epochs)
             .flat_map(epoch_records)

@@ -184,6 +184,14 @@ def _check_prepared(folder: Path, cfg: DictConfig, verify: bool = False) -> dict
     wanted = preparation_params(cfg)
     changed = [f"{key}={wanted.get(key)!r} (prepared: {recorded.get(key)!r})"
                for key in sorted(set(recorded) | set(wanted)) if recorded.get(key) != wanted.get(key)]
+    intrinsic = [key for key in ("num_classes", "num_outputs", "values_per_example")
+                 if key in recorded and recorded.get(key) != wanted.get(key)]
+    if intrinsic and not SOURCES[cfg.name].parametric:  # preparing again would read the same data
+        key = intrinsic[0]
+        shown = f"dataset.{key}={wanted.get(key)!r}" if key != "values_per_example" else \
+            f"dataset.input_shape={list(cfg.input_shape)}"
+        raise UserError(f"{shown} does not fit dataset={cfg.name}, whose data has {key}="
+                        f"{recorded.get(key)!r}; leave it at the dataset's value")
     if changed:
         raise UserError(f"{folder} was prepared differently from the dataset config: {', '.join(changed)}; "
                         f"run `python -m data.prepare {cfg.name} --force` to prepare it again")

@@ -51,7 +51,8 @@ def optimization_results(study: optuna.Study, params: dict[str, Any]) -> dict[st
     results: dict[str, Any] = {"study_name": study.study_name,
                                "directions": [d.name.lower() for d in study.directions],
                                "direction_source": study.user_attrs.get("direction_source", "hydra.sweeper.direction"),
-                               "trials": {k: v for k, v in counts.items() if v}}
+                               "trials": {k: v for k, v in counts.items() if v},
+                               "searched_keys": sorted({*params, *(key for t in study.trials for key in t.params)})}
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
     if not complete:
         return results

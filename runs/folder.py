@@ -26,6 +26,12 @@ def is_run_folder(path: Path) -> bool:
     return (path / ".hydra" / "config.yaml").is_file()
 
 
+def has_progress(path: Path) -> bool:
+    """A run that finished (`metrics.json`) or holds a checkpoint (`checkpoints/state.json`); a job that
+    failed before its first epoch ended has neither, and `run=latest` passes it over."""
+    return (path / "metrics.json").is_file() or (path / "checkpoints" / "state.json").is_file()
+
+
 def _started(folder: Path) -> tuple[str, int]:
     """Sort key of a run folder: its time stamp, then the `_<n>` of runs started in the same second."""
     stamp, suffix = folder.name[:19], folder.name[20:]  # YYYY-MM-DD_HH-MM-SS[_n]
@@ -34,14 +40,17 @@ def _started(folder: Path) -> tuple[str, int]:
 
 def find_run(run: str, results_dir: str | Path, model: str, dataset: str, exclude: Path | None = None) -> Path:
     """The run folder that `run=` names: a path, or `latest` for the newest run of model on dataset
-    (other than `exclude`, the folder of the job that asks)."""
+    that finished or holds a checkpoint (other than `exclude`, the folder of the job that asks)."""
     if run == "latest":
         base = Path(results_dir) / model / dataset
         exclude_resolved = exclude.resolve() if exclude is not None else None
         candidates = base.iterdir() if base.is_dir() else []
-        runs = sorted((p for p in candidates if is_run_folder(p) and p.resolve() != exclude_resolved), key=_started)
+        runs = sorted((p for p in candidates if is_run_folder(p) and has_progress(p)
+                       and p.resolve() != exclude_resolved), key=_started)
         if not runs:
-            raise UserError(f"run=latest: no run of model={model} on dataset={dataset} in {base}")
+            raise UserError(f"run=latest: no run of model={model} on dataset={dataset} in {base} finished or "
+                            "holds a checkpoint")
+        contained(runs[-1], ".hydra/config.yaml", ".hydra/hydra.yaml")
         return runs[-1].resolve()
     path = Path(run).expanduser()
     if not path.is_dir():

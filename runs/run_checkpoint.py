@@ -2,8 +2,10 @@
 
 Files: `epoch_<n>.keras` (n counts from 1) and `state.json`, which records the last and the best
 epoch. The best epoch's file is never pruned, and `state.json` is the only record of which one is
-best: no second file can disagree with it. Every file is written atomically, `state.json` after
-the checkpoint it names, so a run killed at any moment resumes from a complete `last`.
+best: no second file can disagree with it. Each epoch is one ordered transaction: the checkpoint
+file (atomically), the epoch's records (`history.csv`, TensorBoard; `runs.epoch_records`), then
+`state.json` (atomically), which commits it; so a run killed at any moment resumes from a complete
+`last`, with records that `epoch_records.cut_back` can trim back to it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import keras
 from models.base_model import monitor_mode
 from runs.atomic_files import save_keras_atomically, write_json_atomically
 from runs.checkpoints import CHECKPOINTS, checkpoint_state, epoch_checkpoints
+from runs.epoch_records import EpochRecords
 
 
 class RunCheckpoint(keras.callbacks.Callback):
@@ -36,6 +39,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.keep = keep
         self.mode = monitor_mode(monitor)
         self.state = checkpoint_state(self.run_dir)
+        self.records = EpochRecords(self.run_dir)
 
     def _improved(self, value: float) -> bool:
         best = self.state.get("best_value")
@@ -49,6 +53,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         number = epoch + 1
         epoch_path = self.directory / f"epoch_{number}.keras"
         save_keras_atomically(self.model, epoch_path)
+        self.records.write(number, dict(logs or {}), int(self.model.optimizer.iterations.numpy()))
         value = (logs or {}).get(self.monitor)
         if value is not None and self._improved(float(value)):
             self.state.update(best_epoch=number, best_value=float(value), monitor=self.monitor)
@@ -59,3 +64,6 @@ class RunCheckpoint(keras.callbacks.Callback):
             for old in sorted(saved)[:-self.keep]:
                 if old != self.state.get("best_epoch"):
                     saved[old].unlink(missing_ok=True)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.records.close()

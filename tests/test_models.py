@@ -67,7 +67,7 @@ def test_fit_writes_checkpoints_and_they_restore_weights_and_optimizer(tmp_path,
     train, val = (split_source(folder, read_manifest(folder), split, cfg.dataset) for split in ("train", "val"))
     history = model.fit(training_batches(train, 32, 0, 0, 4), evaluation_batches(val, 32),
                         steps_per_epoch=steps_per_epoch(train.count, 32),
-                        callbacks=run_callbacks(cfg, tmp_path, initial_epoch=0))
+                        callbacks=run_callbacks(cfg, tmp_path))
     assert len(history["loss"]) == 4 and history["loss"][-1] < history["loss"][0]
     state = json.loads((tmp_path / "checkpoints" / "state.json").read_text())
     saved = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())

@@ -31,6 +31,9 @@ def test_find_run_by_path_and_latest(tmp_path):
     older = make_run(tmp_path / "results" / "mlp" / "digits" / "2026-01-01_10-00-00")
     newer = make_run(tmp_path / "results" / "mlp" / "digits" / "2026-01-01_10-00-00_1")
     (tmp_path / "results" / "mlp" / "digits" / "2026-02-01_00-00-00").mkdir()  # not a run: no config
+    failed = tmp_path / "results" / "mlp" / "digits" / "2026-03-01_00-00-00"  # failed before its first epoch
+    (failed / ".hydra").mkdir(parents=True)
+    (failed / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(compose_config()))
     assert find_run(str(older), tmp_path / "results", "mlp", "digits") == older.resolve()
     assert find_run("latest", tmp_path / "results", "mlp", "digits") == newer.resolve()
     with pytest.raises(UserError, match="run=latest: no run of model=cnn on dataset=digits"):

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -152,36 +149,3 @@ def test_branch_from_an_epoch_is_a_new_run_that_leaves_the_parent_alone(workdir,
     assert newest.returncode == 0, newest.stderr
     config = yaml.safe_load((max(run_folders(workdir)) / ".hydra" / "config.yaml").read_text())
     assert config["run"] == str(branch.resolve()) and config["checkpoint"] == "last"
-
-
-def test_resume_after_sigkill_equals_an_uninterrupted_run(workdir):
-    # streamed from the shards, shuffled in windows, augmented: the hardest way an epoch is made
-    args = ["trainer.epochs=6", "model.hidden_units=[32]", "seed=11", "results_dir=resume_results",
-            "dataset.cache=none", "dataset.shuffle_window=300", "dataset.augment=[{name:translate,factor:0.1}]"]
-    assert run_main(workdir, *args).returncode == 0
-    [uninterrupted] = sorted((workdir / "resume_results" / "mlp" / "digits").iterdir())
-    process = subprocess.Popen([sys.executable, str(MAIN), *args], cwd=workdir, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 120
-    killed_run = None
-    while time.monotonic() < deadline and process.poll() is None:
-        runs = [p for p in (workdir / "resume_results" / "mlp" / "digits").iterdir() if p != uninterrupted]
-        state = runs[0] / "checkpoints" / "state.json" if runs else None
-        if state and state.exists() and json.loads(state.read_text())["last_epoch"] >= 2:
-            os.killpg(process.pid, signal.SIGKILL)
-            killed_run = runs[0]
-            break
-        time.sleep(0.02)
-    process.wait()
-    assert killed_run is not None, "training finished before it could be killed"
-    assert not (killed_run / "metrics.json").exists()
-    result = run_main(workdir, f"run={killed_run}", "results_dir=resume_results")
-    assert result.returncode == 0, result.stderr
-    resumed, expected = read_metrics(killed_run), read_metrics(uninterrupted)
-    for metrics in (resumed, expected):
-        del metrics["wall_time_s"], metrics["fit_time_s"]
-    assert resumed == expected
-    epochs_logged = [line.split(",")[0] for line in (killed_run / "history.csv").read_text().splitlines()[1:]]
-    assert len(epochs_logged) == len(set(epochs_logged))  # no epoch logged twice
-    again = run_main(workdir, f"run={killed_run}", "results_dir=resume_results", "trainer.epochs=5")
-    assert again.returncode == 2 and "branch a new run instead" in again.stderr

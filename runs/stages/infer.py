@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +50,27 @@ def read_image(value: str, input_shape: tuple[int, ...]) -> np.ndarray:
         raise UserError(f"input={value} is not a readable image: {first_line(error.message)}") from None
 
 
-def _parse_text(text: str, source: str) -> Any:
-    """JSON if it parses as JSON, else comma-separated rows of numbers."""
+def parse_json(text: str, source: str) -> Any:
+    """JSON, or a UserError for input nested too deep for Python's parser (it raises RecursionError)."""
     try:
         return json.loads(text)
+    except RecursionError:
+        raise UserError(f"{source} nests lists too deeply; the model takes at most a batch of its elements") from None
+
+
+def _parse_text(text: str, source: str) -> Any:
+    """JSON if it parses as JSON, else comma-separated rows of numbers."""
+    if not text.strip():
+        raise UserError(f"{source} is empty; give a JSON list or comma-separated rows of numbers")
+    try:
+        return parse_json(text, source)
     except ValueError:
         pass
     try:
-        return np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2)
-    except ValueError:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy warns of lines without numbers: it is the input's fault
+            return np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2)
+    except (ValueError, UserWarning):
         raise UserError(f"{source} is neither JSON nor comma-separated numbers") from None
 
 
@@ -82,7 +95,7 @@ def read_input(value: Any) -> Any:
         except (ValueError, EOFError, OSError) as error:  # UnicodeDecodeError is a ValueError
             raise UserError(f"input={value} is not a readable {path.suffix} file: {first_line(error)}") from None
     try:
-        return json.loads(value)
+        return parse_json(value, "input=")
     except ValueError:
         raise UserError(f"input={value!r} is not a JSON list nor a {'/'.join(FILE_SUFFIXES)} file "
                         "(nor - for stdin)") from None
@@ -94,7 +107,7 @@ def as_batch(data: Any, input_shape: tuple[int, ...]) -> np.ndarray:
     expected = f"elements of shape {list(input_shape)} (or {size} values each): one element or a list of them"
     try:
         array = np.asarray(data, dtype="float64")
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise UserError(f"input must hold numbers only, in a regular nested list; the model takes {expected}") from None
     if array.size == 0:
         raise UserError(f"input is empty; the model takes {expected}")

@@ -26,6 +26,7 @@ from models.base_model import BaseModel, monitor_mode
 from runs.atomic_files import write_json_atomically, write_text_atomically
 from runs.checkpoints import checkpoint_state, resolve_checkpoint
 from runs.devices import configure_devices
+from runs.epoch_records import cut_back
 from runs.folder import PREPROCESSING, load_preprocessing
 from runs.record import start_run
 from runs.training_plan import plan_training
@@ -33,9 +34,9 @@ from runs.training_plan import plan_training
 log = logging.getLogger("train")
 
 
-def run_callbacks(config: DictConfig, run_dir: Path, initial_epoch: int) -> list:
-    """What a run writes while it trains, in this order: an epoch's checkpoint is complete before its
-    logs are written, so a run killed in between never logs an epoch twice on resuming."""
+def run_callbacks(config: DictConfig, run_dir: Path) -> list:
+    """What a run writes while it trains: each epoch's checkpoint, its records (history.csv and
+    TensorBoard) and state.json, in that order (`RunCheckpoint`), then its log line."""
     import keras
 
     from runs.run_checkpoint import RunCheckpoint
@@ -44,8 +45,6 @@ def run_callbacks(config: DictConfig, run_dir: Path, initial_epoch: int) -> list
     trainer = config.trainer
     callbacks = [
         RunCheckpoint(run_dir, monitor=trainer.monitor, keep=trainer.keep_checkpoints),
-        keras.callbacks.TensorBoard(log_dir=str(run_dir), write_graph=False, profile_batch=0),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=initial_epoch > 0),
         EpochLogger(trainer.epochs),
     ]
     if trainer.early_stopping_patience:
@@ -113,13 +112,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if plan.start_from is not None:
         model.load_checkpoint(plan.start_from)
         log.info("continuing from %s (epoch %d)", plan.start_from, plan.first_epoch)
+    steps = steps_per_epoch(splits["train"].count, batch_size)
+    cut_back(run_dir, plan.first_epoch, plan.first_epoch * steps)  # a resumed run's records end where it resumes
     if plan.first_epoch < config.trainer.epochs:
         with out_of_memory_as_user_error(config):
             model.fit(
                 training_batches(splits["train"], batch_size, config.seed, plan.first_epoch, config.trainer.epochs),
                 evaluation_batches(splits["val"], batch_size),
-                steps_per_epoch=steps_per_epoch(splits["train"].count, batch_size), initial_epoch=plan.first_epoch,
-                callbacks=(*run_callbacks(config, run_dir, plan.first_epoch), *([pruning] if pruning else [])))
+                steps_per_epoch=steps, initial_epoch=plan.first_epoch,
+                callbacks=(*run_callbacks(config, run_dir), *([pruning] if pruning else [])))
     fit_time = time.perf_counter() - fit_started
 
     state = checkpoint_state(run_dir)

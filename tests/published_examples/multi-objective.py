@@ -1,6 +1,5 @@
 import sys
 from pathlib import Path
-from typing import Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # where the plugin would be installed
 
@@ -9,7 +8,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 
 @hydra.main(version_base=None, config_path="multi-objective-conf", config_name="config")
-def binh_and_korn(cfg: DictConfig) -> Tuple[float, float]:
+def binh_and_korn(cfg: DictConfig) -> tuple[float, float]:
     x: float = cfg.x
     y: float = cfg.y
 

@@ -1,0 +1,85 @@
+"""A run killed at any moment resumes into exactly the run it would have been: metrics, history, TensorBoard.
+
+Each case SIGKILLs a training job at one moment (tests/faults.py), then resumes it with
+`run=<folder>`, and compares the result with an uninterrupted run of the same config: `metrics.json`
+(all but timings), `history.csv` byte for byte, every TensorBoard scalar series point for point,
+the kept checkpoints, and no temporary file left anywhere in the run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from runs.epoch_records import TEMPORARY
+from tests.conftest import run_main
+
+# streamed from the shards, shuffled in windows, augmented, old checkpoints pruned: the hardest way to train
+ARGS = ["trainer.epochs=3", "model.hidden_units=[16]", "seed=11", "dataset.cache=none", "dataset.shuffle_window=300",
+        "dataset.augment=[{name:translate,factor:0.1}]", "trainer.keep_checkpoints=1"]
+KILL_POINTS = [("batch", 1), ("batch", 2), ("validated", 2), ("checkpoint_half", 2), ("checkpoint_whole", 2),
+               ("checkpointed", 2), ("tensorboard", 2), ("history_half", 2), ("state_half", 2), ("committed", 2),
+               ("evaluating", 0)]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, digits_data):
+    work = tmp_path_factory.mktemp("resume")
+    shutil.copytree(digits_data, work / "data")
+    return work
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(workdir) -> Path:
+    result = run_main(workdir, *ARGS, "results_dir=uninterrupted")
+    assert result.returncode == 0, result.stderr
+    [run] = (workdir / "uninterrupted" / "mlp" / "digits").iterdir()
+    return run
+
+
+def scalar_series(run: Path) -> dict[tuple[str, str], list[tuple[int, float]]]:
+    """Every TensorBoard scalar point of the run, by (folder, tag), in step order."""
+    import tensorflow as tf
+
+    series: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for folder in ("train", "validation"):
+        for path in sorted((run / folder).glob("events.out.tfevents.*")):
+            for event in tf.compat.v1.train.summary_iterator(str(path)):
+                for value in event.summary.value:
+                    series.setdefault((folder, value.tag), []).append(
+                        (event.step, float(tf.make_ndarray(value.tensor))))
+    return {key: sorted(points) for key, points in series.items()}
+
+
+def comparable_metrics(run: Path) -> dict:
+    metrics = json.loads((run / "metrics.json").read_text())
+    del metrics["wall_time_s"], metrics["fit_time_s"]
+    return metrics
+
+
+@pytest.mark.parametrize(("point", "epoch"), KILL_POINTS)
+def test_a_kill_at_any_moment_resumes_to_the_uninterrupted_run(workdir, uninterrupted, point, epoch):
+    results = f"killed_{point}_{epoch}"
+    killed = run_main(workdir, *ARGS, f"results_dir={results}", fault={"point": point, "epoch": epoch})
+    assert killed.returncode == -9, killed.stderr
+    [run] = (workdir / results / "mlp" / "digits").iterdir()
+    assert not (run / "metrics.json").exists()
+
+    resumed = run_main(workdir, f"run={run}", f"results_dir={results}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert comparable_metrics(run) == comparable_metrics(uninterrupted)
+    assert (run / "history.csv").read_text() == (uninterrupted / "history.csv").read_text()
+    expected = scalar_series(uninterrupted)
+    assert scalar_series(run) == expected
+    assert [point[0] for point in expected[("train", "epoch_loss")]] == [1, 2, 3]  # epochs count from 1
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == \
+        sorted(p.name for p in (uninterrupted / "checkpoints").iterdir())
+    assert not [p for p in run.rglob("*") if TEMPORARY.match(p.name)]
+    history_epochs = [line.split(",")[0] for line in (run / "history.csv").read_text().splitlines()[1:]]
+    assert history_epochs == ["1", "2", "3"]
+    if point == "committed":  # a resume continues the run as configured; a change is a branch
+        again = run_main(workdir, f"run={run}", f"results_dir={results}", "trainer.epochs=5")
+        assert again.returncode == 2 and "branch a new run instead" in again.stderr
