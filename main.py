@@ -23,17 +23,14 @@ from omegaconf import DictConfig, OmegaConf
 
 import data.sources  # noqa: F401 -- registers every dataset's schema
 import models  # noqa: F401 -- registers every model's schema
-from conf.errors import UserError, exit_with_message, first_line, one_line_error
+from conf.errors import UserError, exit_with_message, first_line, is_disk_full, one_line_error
 from conf.schema import optimized_metrics, register_configs, validate_config
 from hpsearch.promote import apply_best
-from runs.output_dirs import register_resolvers
+from runs.output_dirs import discard_claims, register_resolvers
 
 register_configs()
 register_resolvers()
 log = logging.getLogger("main")
-# What a job writes into its folder before its first checkpoint; a folder holding anything else is left alone.
-JOB_FILES = {".hydra", "main.log", "run.json", "model_summary.txt", "preprocessing.json", "train", "validation",
-             "history.csv", "checkpoints"}
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -49,7 +46,10 @@ def main(cfg: DictConfig) -> float | list[float] | None:
             from runs.stages import STAGES
 
             tf.config.list_physical_devices()
-        metrics = STAGES[cfg.stage.name](cfg)
+        try:
+            metrics = STAGES[cfg.stage.name](cfg)
+        except Exception as error:
+            raise disk_full_error(error) or error
     except UserError as error:
         discard_unused_run_folder(Path(cfg.results_dir))
         if HydraConfig.get().mode == RunMode.MULTIRUN:
@@ -86,11 +86,11 @@ def native_stderr_silenced():
 def discard_unused_run_folder(results_dir: Path) -> None:
     """Remove this job's folder, and parents left empty below results_dir, unless it holds training
     progress (`checkpoints/state.json`): a job refused for bad input, or one that failed before its
-    first checkpoint, leaves nothing behind, and `run=latest` never finds it."""
+    first checkpoint (or, as evaluate, infer and export, before it finished), leaves nothing behind, and
+    `run=latest` never finds it. The folder is the job's own: `unique_dir` created it for this job, or
+    `OutputDirGuard` checked that a folder given by hand was new or empty."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     if not run_dir.is_dir() or run_dir.is_symlink() or (run_dir / "checkpoints" / "state.json").exists():
-        return
-    if {path.name for path in run_dir.iterdir()} - JOB_FILES:  # not only what a job writes: not ours to remove
         return
     shutil.rmtree(run_dir, ignore_errors=True)
     for parent in run_dir.parents:
@@ -111,10 +111,30 @@ def run_reporting_user_errors() -> None:
     try:
         main()
     except Exception as error:
-        message = None if wants_traceback else one_line_error(error) or composition_error(error)
+        full = disk_full_error(error)  # e.g. Hydra writing the job's .hydra/ files
+        if full is not None:
+            discard_claims()  # the job's folder, which Hydra could not write its .hydra/ files into
+        message = None if wants_traceback else one_line_error(full or error) or composition_error(error)
         if message is None:
             raise
         exit_with_message(message)
+
+
+def disk_full_error(error: BaseException) -> UserError | None:
+    """A UserError naming the job's folder when `error` (or what caused it) is a write that found the disk
+    full: there is nothing to fix in the command, only space to free."""
+    try:
+        folder = HydraConfig.get().runtime.output_dir
+    except Exception:  # Hydra had not set up the job yet (no config, or no output_dir in it)
+        folder = os.getcwd()
+    cause: BaseException | None = error
+    while cause is not None:
+        if is_disk_full(cause, folder):
+            return UserError(f"the disk is full writing into {folder}: free some space there (or point "
+                             "results_dir= at another disk) and run the command again; a training run continues "
+                             "from its last checkpoint with run=<its folder>")
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def resolvable_cfg_request(arguments: list[str]) -> list[str]:

@@ -8,6 +8,9 @@ anything that is not the user's mistake keeps its full traceback.
 from __future__ import annotations
 
 import dataclasses
+import errno
+import os
+import shutil
 import sys
 
 
@@ -17,6 +20,28 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """A configuration value outside what its schema allows."""
+
+
+DISK_FULL_MESSAGES = ("No space left on device", "File too large", "Disk quota exceeded")
+
+
+def is_disk_full(error: BaseException, directory: str | os.PathLike | None = None) -> bool:
+    """Whether a failed write failed for want of disk space.
+
+    ENOSPC, EDQUOT or EFBIG (a file-size limit) by errno; TensorFlow's and h5py's writers report it
+    in their message; and numpy's short writes (`n requested and m written`) carry no errno at all,
+    so they count when `directory` has less than 1 MiB free.
+    """
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return True
+    if any(text in str(error) for text in DISK_FULL_MESSAGES):
+        return True
+    if directory is None or not isinstance(error, OSError):
+        return False
+    try:
+        return shutil.disk_usage(directory).free < (1 << 20)
+    except OSError:
+        return False
 
 
 def exit_with_message(message: str) -> None:

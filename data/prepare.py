@@ -17,7 +17,6 @@ needs no download.
 from __future__ import annotations
 
 import argparse
-import errno
 import hashlib
 import json
 import os
@@ -31,7 +30,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from conf import CONF_DIR
-from conf.errors import ConfigError, UserError
+from conf.errors import ConfigError, UserError, is_disk_full
 from data.download import sha256_of as _sha256
 from data.preprocessing import RunningMoments
 from data.shards import ImagePathLayout, RecordLayout, SplitWriter, read_split
@@ -224,16 +223,6 @@ def check_memory(needed: int, what: str, advice: str = "reduce the dataset (e.g.
                         f"{available / 1e9:.3g} GB available: {advice}")
 
 
-def _is_disk_full(error: OSError, directory: Path) -> bool:
-    """ENOSPC, or a short write (numpy's `n requested and m written` carries no errno) on a full disk."""
-    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        return True
-    try:
-        return shutil.disk_usage(directory).free < (1 << 20)
-    except OSError:
-        return False
-
-
 def _target_layout(cfg: DictConfig, y: np.ndarray) -> tuple[str, tuple[int, ...]]:
     """How targets are stored, checked against the task: class indices, label vectors or values."""
     if cfg.task == "classification":
@@ -356,7 +345,7 @@ def prepare_dataset(cfg: DictConfig, data_dir: str | Path, force: bool = False, 
             if not (folder / MANIFEST).is_file():
                 raise
     except OSError as error:
-        if _is_disk_full(error, folder.parent):
+        if is_disk_full(error, folder.parent):
             raise UserError(f"the disk is full while preparing {folder}; nothing was kept: free some space "
                             "and run the command again") from None
         raise

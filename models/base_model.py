@@ -222,7 +222,10 @@ class BaseModel:
             raise UserError(f"input shape {inputs.shape} does not match the model: expected "
                             f"{self.input_shape} for one element or (N, {', '.join(map(str, self.input_shape))}) "
                             "for a batch")
-        outputs = self.network.predict(batch, verbose=0)
+        # called directly, chunk by chunk: `Model.predict` builds a tf.data pipeline whose op attributes
+        # make TensorFlow's C++ runtime print a warning line on every call
+        outputs = np.concatenate([keras.ops.convert_to_numpy(self.network(batch[start:start + 1024], training=False))
+                                  for start in range(0, len(batch), 1024)])
         if self.task == "classification":
             outputs = keras.activations.softmax(outputs)
         elif self.task == "multilabel":

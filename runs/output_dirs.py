@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import shutil
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
@@ -51,6 +52,15 @@ def unique_dir(path: str) -> str:
 
 
 _CLAIMED: list[Path] = []
+
+
+def discard_claims() -> None:
+    """Remove the folders `unique_dir` created, with what is in them, unless they hold training progress:
+    for a job that failed before it started (Hydra could not write its `.hydra/` files)."""
+    for folder in sorted(_CLAIMED, key=lambda folder: len(folder.parts), reverse=True):
+        if folder.is_dir() and not folder.is_symlink() and not any(folder.rglob("checkpoints/state.json")):
+            shutil.rmtree(folder, ignore_errors=True)
+    release_unused_claims()
 
 
 def release_unused_claims() -> None:

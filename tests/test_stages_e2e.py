@@ -141,7 +141,7 @@ def test_branch_from_an_epoch_is_a_new_run_that_leaves_the_parent_alone(workdir,
     assert sorted(p.name for p in (branch / "checkpoints").glob("epoch_*")) == ["epoch_3.keras", "epoch_4.keras"]
     assert read_metrics(branch)["epochs_run"] == 4
     history = (branch / "history.csv").read_text().splitlines()
-    assert [line.split(",")[0] for line in history[1:]] == ["2", "3"]
+    assert [line.split(",")[0] for line in history[1:]] == ["3", "4"]  # epochs count from 1
     refused = run_main(workdir, f"run={trained_run}", "checkpoint=epoch_2", "model=cnn")
     assert refused.returncode == 2 and "a branch keeps its parent's model" in refused.stderr
     # run=latest names the newest run other than the branch being started

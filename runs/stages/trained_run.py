@@ -4,6 +4,7 @@ the model back, and reporting the result as JSON."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,5 +59,7 @@ def load_trained_model(config: DictConfig, checkpoint: Path, preprocessing: Prep
 
 def report(filename: str, result: dict[str, Any]) -> None:
     """Keep the result in the job's folder (`<run>/<stage>/<time>/`) and print it as one JSON line."""
-    write_json_atomically(Path(HydraConfig.get().runtime.output_dir) / filename, result)
+    path = Path(HydraConfig.get().runtime.output_dir) / filename
+    write_json_atomically(path, result)
+    logging.getLogger("run").info("wrote %s", path)
     print(json.dumps(result), flush=True)
