@@ -48,8 +48,11 @@ def main(cfg: DictConfig) -> float | list[float] | None:
             tf.config.list_physical_devices()
         try:
             metrics = STAGES[cfg.stage.name](cfg)
-        except Exception as error:
-            raise disk_full_error(error) or error
+        except UserError:
+            raise
+        except Exception as error:  # a full disk, or a config value no schema check caught (one line either way)
+            message = one_line_error(error)
+            raise disk_full_error(error) or (UserError(message) if message else error) from None
     except UserError as error:
         discard_unused_run_folder(Path(cfg.results_dir))
         if HydraConfig.get().mode == RunMode.MULTIRUN:

@@ -41,6 +41,11 @@ AUGMENTATIONS = {"flip": ("mode",), "translate": ("factor",), "rotate": ("factor
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
 
+# Bounds a config is checked against before anything is allocated: a value past them is a typo or
+# a crafted run folder, and would otherwise end in an allocation failure deep inside TensorFlow.
+MAX_UNITS = 1 << 20  # units of a layer, filters of a convolution
+
+
 def require(condition: bool, key: str, value: Any, allowed: str) -> None:
     """Raise ConfigError naming the key, the value given and what is allowed, unless condition holds."""
     if not condition:
@@ -288,6 +293,9 @@ def validate_config(cfg: DictConfig) -> None:
     through.
     """
     _check_known_keys(cfg, "", [*ROOT_KEYS, "hydra"])
+    missing = sorted(key for key in OmegaConf.missing_keys(cfg) if not key.startswith("hydra."))
+    if missing:
+        raise ConfigError(f"{missing[0]} has no value and needs one: add {missing[0]}=... to the command line")
     for group in GROUPS:
         node = cfg[group]
         schema = OmegaConf.get_type(node)

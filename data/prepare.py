@@ -17,6 +17,7 @@ needs no download.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -322,11 +323,23 @@ def prepare_dataset(cfg: DictConfig, data_dir: str | Path, force: bool = False, 
     if cfg.task != "classification":  # stratify by class only where there are classes
         labels = {part: np.zeros(len(y), dtype="int64") for part, y in labels.items()}
     plans = plan_splits(cfg, labels)
+    created = [path for path in (folder.parent, *folder.parent.parents) if not path.exists()]
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     except OSError as error:
         raise UserError(f"cannot create {folder.parent}: {error.strerror or error}") from None
+    try:
+        return _write_prepared(cfg, source, parts, plans, staging, folder, force)
+    except BaseException:
+        for path in created:  # deepest first: a failed preparation leaves no empty data folder behind
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise
+
+
+def _write_prepared(cfg: DictConfig, source, parts, plans, staging: Path, folder: Path, force: bool) -> Path:
+    """Write the splits and manifest into `staging`, then rename it to `folder` (removing staging on failure)."""
     try:
         staging.chmod(0o777 & ~_current_umask())  # mkdtemp makes it private; a dataset folder is an ordinary one
         layout, splits, stats = _write_splits(staging, parts, plans, cfg)

@@ -28,7 +28,7 @@ from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
-from hydra.utils import get_method, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
@@ -78,13 +78,14 @@ def instantiate_named(key: str, config: DictConfig, **arguments: Any) -> Any:
 def locate_function(path: str):
     """The function `module.function` names; a leading dot (`.my-objective.configure`, the published
     plugin's documented form) names a module beside the app, found on its path."""
-    try:
-        if path.startswith("."):
-            import importlib
+    import importlib
 
-            module, _, name = path[1:].rpartition(".")
-            return getattr(importlib.import_module(module), name)
-        return get_method(path)
+    module, _, name = path.lstrip(".").rpartition(".")
+    try:  # importlib, not Hydra's get_method, which logs its own multi-line report first
+        function = getattr(importlib.import_module(module), name)
+        if not callable(function):
+            raise ValueError(f"{path} is not a function")
+        return function
     except (ImportError, AttributeError, ValueError) as error:
         raise ConfigError(f"hydra.sweeper.custom_search_space={path!r} cannot be found: {first_line(error)}") from None
 
@@ -100,21 +101,22 @@ def finish(study: optuna.Study, trial: optuna.Trial, **outcome: Any) -> optuna.t
         return study._storage.get_trial(trial._trial_id)
 
 
-def infer_directions(config: DictConfig) -> tuple[list[str], str]:
+def infer_directions(config: DictConfig) -> tuple[list[str], str, str | None]:
     """The directions when `hydra.sweeper.direction` is not set: from the metric names of this
     project's `optimized_metric` (a loss or an error is minimised, anything else maximised); for
     an app without one, minimize, the published hydra-optuna-sweeper's default."""
     from conf.schema import minimized, optimized_metrics
 
     if "optimized_metric" not in config or "dataset" not in config or "task" not in config.dataset:
-        return ["minimize"], "the default of an app without optimized_metric, as in the published plugin"
+        return ["minimize"], "the default of an app without optimized_metric, as in the published plugin", None
     metrics = optimized_metrics(config.optimized_metric, config.dataset.task)
     directions = ["minimize" if minimized(metric) else "maximize" for metric in metrics]
+    warning = None
     if "maximize" in directions:
-        log.warning("hydra.sweeper.direction is not set: maximizing %s as its name says (the published "
-                    "hydra-optuna-sweeper would have minimised it)", ", ".join(
-                        m for m, d in zip(metrics, directions) if d == "maximize"))
-    return directions, f"inferred from optimized_metric {', '.join(metrics)}"
+        maximized = ", ".join(m for m, d in zip(metrics, directions, strict=True) if d == "maximize")
+        warning = (f"hydra.sweeper.direction is not set: maximizing {maximized} as its name says (the published "
+                   "hydra-optuna-sweeper would have minimised it)")
+    return directions, f"inferred from optimized_metric {', '.join(metrics)}", warning
 
 
 def existing_trials(storage: optuna.storages.BaseStorage, study_name: str | None) -> int:
@@ -167,6 +169,8 @@ class OptunaSweeper(Sweeper):
         self.max_failure_rate, self.timeout = max_failure_rate, timeout
         self.params = OmegaConf.to_container(params) if OmegaConf.is_config(params) else dict(params or {})
         self.custom_search_space = custom_search_space
+        # what the sweep tells the user, once its settings have all been checked (a refused sweep prints one line)
+        self.notices: list[tuple[int, str]] = []
         self.legacy_space = {}
         if search_space:  # the published plugin's older key, {key: {type, low, high, ...}}
             log.warning("hydra.sweeper.search_space is the published plugin's old key; write the same space as "
@@ -191,8 +195,10 @@ class OptunaSweeper(Sweeper):
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.direction_source = "hydra.sweeper.direction"
         if self.directions is None:
-            self.directions, self.direction_source = infer_directions(config)
-        log.info("optimising %s (%s)", ", ".join(self.directions), self.direction_source)
+            self.directions, self.direction_source, warning = infer_directions(config)
+            if warning:
+                self.notices.append((logging.WARNING, warning))
+        self.notices.append((logging.INFO, f"optimising {', '.join(self.directions)} ({self.direction_source})"))
 
     def search_space(self, arguments: list[str]) -> tuple[dict[str, Parameter], list[str]]:
         """Parameters to search (config params, then sweeps on the command line) and fixed overrides;
@@ -209,7 +215,7 @@ class OptunaSweeper(Sweeper):
             from models import registered_class
 
             space = dict(registered_class(self.config.model._target_).search_space)
-            log.info("no params given: searching the model's own search_space %s", space)
+            self.notices.append((logging.INFO, f"no params given: searching the model's own search_space {space}"))
         return {**{k: v for k, v in self.legacy_space.items() if k not in space}, **parse_space(space)}, fixed
 
     def sweep(self, arguments: list[str]) -> list[JobReturn]:
@@ -225,6 +231,8 @@ class OptunaSweeper(Sweeper):
             if new_journal:  # a sweep refused before its first trial leaves no study behind
                 remove_empty_study(Path(spec[len(JOURNAL_PREFIX):]), new_folders)
             raise
+        for level, notice in self.notices:
+            log.log(level, "%s", notice)
         try:
             return self.run_trials(study, space, fixed, spec)
         finally:  # also when the failure rate stops the sweep

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conf.schema import ModelConfig, require
+from conf.schema import MAX_UNITS, ModelConfig, require
 from models.base_model import BaseModel
 
 
@@ -19,10 +19,11 @@ class CNNConfig(ModelConfig):
     batch_norm: bool = True
 
     def __post_init__(self) -> None:
-        require(self.filters >= 1, "model.filters", self.filters, "must be >= 1")
-        require(self.blocks >= 1, "model.blocks", self.blocks, "must be >= 1")
-        require(self.kernel_size >= 1, "model.kernel_size", self.kernel_size, "must be >= 1")
-        require(self.dense_units >= 1, "model.dense_units", self.dense_units, "must be >= 1")
+        require(1 <= self.filters <= MAX_UNITS, "model.filters", self.filters, f"must be in [1, {MAX_UNITS}]")
+        require(1 <= self.blocks <= 64, "model.blocks", self.blocks, "must be in [1, 64]")
+        require(1 <= self.kernel_size <= 1024, "model.kernel_size", self.kernel_size, "must be in [1, 1024]")
+        require(1 <= self.dense_units <= MAX_UNITS, "model.dense_units", self.dense_units,
+                f"must be in [1, {MAX_UNITS}]")
         require(0 <= self.dropout < 1, "model.dropout", self.dropout, "must be in [0, 1)")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from conf.schema import ModelConfig, require, require_choice
+from conf.schema import MAX_UNITS, ModelConfig, require, require_choice
 from models.base_model import BaseModel
 
 ACTIVATIONS = ("relu", "gelu", "tanh", "elu", "swish")
@@ -18,8 +18,8 @@ class MLPConfig(ModelConfig):
     activation: str = "relu"
 
     def __post_init__(self) -> None:
-        require(bool(self.hidden_units) and all(units >= 1 for units in self.hidden_units),
-                "model.hidden_units", self.hidden_units, "a non-empty list of integers >= 1")
+        require(bool(self.hidden_units) and all(1 <= units <= MAX_UNITS for units in self.hidden_units),
+                "model.hidden_units", self.hidden_units, f"a non-empty list of integers in [1, {MAX_UNITS}]")
         require(0 <= self.dropout < 1, "model.dropout", self.dropout, "must be in [0, 1)")
         require_choice("model.activation", self.activation, ACTIVATIONS)
 

@@ -45,6 +45,8 @@ def unique_dir(path: str) -> str:
             suffix += 1
             candidate = f"{path}_{suffix}"
             continue
+        except OSError as error:  # a file where a folder should be, no permission, a full disk
+            raise UserError(f"cannot create the job folder {candidate}: {error.strerror or error}") from None
         if not _CLAIMED:
             atexit.register(release_unused_claims)
         _CLAIMED.extend(missing)
@@ -74,6 +76,8 @@ def release_unused_claims() -> None:
 def stage_output_dir(stage: str, run: str | None, checkpoint: str | None, results_dir: str, model: str,
                      dataset: str, now: str) -> str:
     """Where a job of `stage` writes (see the module docstring)."""
+    if Path(results_dir).exists() and not Path(results_dir).is_dir():
+        raise UserError(f"results_dir={results_dir} is a file, not a folder: give a folder for run results")
     if not results_dir.strip():
         raise UserError("results_dir='' is invalid: must name a folder (an empty path would write into the "
                         "current folder)")

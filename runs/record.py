@@ -50,15 +50,21 @@ def git_state() -> dict[str, str | bool | None]:
     return {"commit": git("rev-parse", "HEAD"), "dirty": bool(status) if status is not None else None}
 
 
+def fix_seed(cfg: DictConfig) -> int:
+    """`seed: null` draws one, which the run's records then carry like a seed that was given."""
+    if cfg.seed is None:
+        with open_dict(cfg):
+            cfg.seed = random.SystemRandom().randrange(2**32)
+    return cfg.seed
+
+
 def start_run(cfg: DictConfig) -> Path:
-    """Fix the job's seed, record its config and how to repeat it, print the config; returns the job folder."""
+    """Record the job's config (its seed fixed) and how to repeat it, print the config; returns the job folder."""
     from rich.console import Console
 
     hydra = HydraConfig.get()
     run_dir = Path(hydra.runtime.output_dir)
-    if cfg.seed is None:
-        with open_dict(cfg):
-            cfg.seed = random.SystemRandom().randrange(2**32)
+    fix_seed(cfg)
     if hydra.output_subdir is not None:
         write_text_atomically(run_dir / hydra.output_subdir / "config.yaml", OmegaConf.to_yaml(cfg))
     overrides = [o for o in hydra.overrides.task if not o.startswith("seed=")] + [f"seed={cfg.seed}"]

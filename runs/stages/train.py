@@ -28,7 +28,7 @@ from runs.checkpoints import checkpoint_state, resolve_checkpoint
 from runs.devices import configure_devices
 from runs.epoch_records import cut_back
 from runs.folder import PREPROCESSING, load_preprocessing
-from runs.record import start_run
+from runs.record import fix_seed, start_run
 from runs.training_plan import plan_training
 
 log = logging.getLogger("train")
@@ -97,8 +97,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     config, run_dir = plan.config, plan.run_dir
     folder = prepare_dataset(config.dataset, cfg.data_dir)  # before any record: a missing dataset leaves no run
     strategy = configure_devices(config.trainer)  # an unknown device, too
-    start_run(config)
-    BaseModel.seed_everything(config.seed, config.trainer.deterministic)
+    BaseModel.seed_everything(fix_seed(config), config.trainer.deterministic)
     manifest = read_manifest(folder)
     preprocessing = training_preprocessing(run_dir, manifest, config)
     splits = {split: split_source(folder, manifest, split, config.dataset, preprocessing) for split in SPLITS}
@@ -107,6 +106,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     pruning = trial_callback(config)
     with out_of_memory_as_user_error(config), strategy.scope():
         model = build_model(config, preprocessing)
+    start_run(config)  # once the model is built: a model that does not fit the data is one line, not a run
     write_text_atomically(run_dir / "model_summary.txt", model.summary() + "\n")
     fit_started = time.perf_counter()
     if plan.start_from is not None:
