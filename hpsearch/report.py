@@ -96,20 +96,25 @@ def _first(study: optuna.Study):
     return None if len(study.directions) == 1 else (lambda trial: trial.values[0])
 
 
-def write_hparams(trial: optuna.trial.FrozenTrial, params: dict[str, Any], folder: Path) -> None:
+def write_hparams(trial: optuna.trial.FrozenTrial, params: dict[str, Any], folder: Path, study_name: str,
+                  metric_names: list[str]) -> None:
     """A TensorBoard HParams record of one finished trial in `<folder>/hparams/`, so that
-    `tensorboard --logdir <sweep folder>` compares the trials side by side.
+    `tensorboard --logdir <sweep folder>` (or `--logdir results/`) compares the trials side by side.
 
-    Written as TensorBoard's protocol buffers in a record file: TensorBoard's own writers load
-    TensorFlow when it is installed, which would cost the sweep process seconds.
+    The session is named `<study>/<trial number>`, so trials of different sweeps never merge into one
+    group; its status is the trial's (COMPLETE and PRUNED end as success, FAIL as failure, and the
+    `state` column tells them apart); the metrics carry `optimized_metric`'s names. Written as
+    TensorBoard's protocol buffers in a record file: TensorBoard's own writers load TensorFlow when
+    it is installed, which would cost the sweep process seconds.
     """
     from tensorboard.compat.proto.event_pb2 import Event
     from tensorboard.compat.proto.summary_pb2 import Summary
-    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
     from tensorboard.summary.writer.record_writer import RecordWriter
 
-    info = plugin_data_pb2.SessionStartInfo(group_name=str(trial.number),
+    info = plugin_data_pb2.SessionStartInfo(group_name=f"{study_name}/{trial.number}",
                                             start_time_secs=trial.datetime_start.timestamp())
+    info.hparams["state"].string_value = trial.state.name
     for key, value in trial.params.items():
         value = _scalar(params[key].value(value) if key in params else value)
         if isinstance(value, bool):
@@ -121,11 +126,19 @@ def write_hparams(trial: optuna.trial.FrozenTrial, params: dict[str, Any], folde
     start = Summary(value=[Summary.Value(
         tag=metadata.SESSION_START_INFO_TAG,
         metadata=metadata.create_summary_metadata(plugin_data_pb2.HParamsPluginData(session_start_info=info)))])
-    names = ["objective"] if len(trial.values or []) == 1 else [f"objective_{i}" for i in range(len(trial.values or []))]
+    values = list(trial.values or [])
+    names = metric_names if len(metric_names) == len(values) else \
+        ["objective"] if len(values) == 1 else [f"objective_{i}" for i in range(len(values))]
     objectives = Summary(value=[Summary.Value(tag=name, simple_value=value)
-                                for name, value in zip(names, trial.values or [])])
+                                for name, value in zip(names, values, strict=True)])
+    status = api_pb2.STATUS_FAILURE if trial.state == TrialState.FAIL else api_pb2.STATUS_SUCCESS
+    end = Summary(value=[Summary.Value(
+        tag=metadata.SESSION_END_INFO_TAG,
+        metadata=metadata.create_summary_metadata(plugin_data_pb2.HParamsPluginData(
+            session_end_info=plugin_data_pb2.SessionEndInfo(
+                status=status, end_time_secs=(trial.datetime_complete or trial.datetime_start).timestamp()))))])
     events = [Event(wall_time=time.time(), file_version="brain.Event:2"),
-              *(Event(wall_time=time.time(), step=0, summary=summary) for summary in (start, objectives))]
+              *(Event(wall_time=time.time(), step=0, summary=summary) for summary in (start, objectives, end))]
     path = folder / "hparams" / f"events.out.tfevents.{int(time.time())}.hpsearch"
 
     def write(temporary: Path) -> None:

@@ -14,19 +14,27 @@ from pathlib import Path
 import optuna
 from omegaconf import DictConfig
 
-JOURNAL_PREFIX = "journal:"
+JOURNAL_PREFIX = "journal:"  # the form this project wrote before; still read
 
 
 def storage_spec(storage: str | None, sweep_dir: Path) -> str:
-    """The storage as a string a job can be given: a database URL, or `journal:<file>` by default."""
-    return storage if storage else f"{JOURNAL_PREFIX}{(Path(sweep_dir) / 'study.journal').resolve()}"
+    """The storage as a string a job can be given: a database URL, or by default the journal file's
+    absolute path, which `optuna-dashboard <path>` and the `optuna` CLI's `--storage` take as is."""
+    return storage if storage else str((Path(sweep_dir) / "study.journal").resolve())
+
+
+def journal_path(spec: str) -> Path | None:
+    """The journal file a storage string names (anything that is not a `scheme://` URL), else None."""
+    if "://" in spec:
+        return None
+    return Path(spec[len(JOURNAL_PREFIX):] if spec.startswith(JOURNAL_PREFIX) else spec)
 
 
 def open_storage(spec: str) -> optuna.storages.BaseStorage | str:
-    if spec.startswith(JOURNAL_PREFIX):
+    path = journal_path(spec)
+    if path is not None:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-        path = Path(spec[len(JOURNAL_PREFIX):])
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
     return spec

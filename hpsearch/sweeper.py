@@ -35,11 +35,18 @@ from optuna.trial import TrialState
 from conf.errors import ConfigError, UserError, first_line
 from hpsearch.report import write_hparams, write_plots, write_report
 from hpsearch.search_space import Parameter, as_override, grid_values, legacy_parameter, parse_space
-from hpsearch.study import JOURNAL_PREFIX, open_storage, remove_empty_study, storage_spec
+from hpsearch.study import journal_path, open_storage, remove_empty_study, storage_spec
+from hpsearch.trial_process import launch_forked, wait_for_any
 
 log = logging.getLogger("hpsearch")
 
-ABANDONED = "its sweep process died"
+ABANDONED = "abandoned: its process died before the trial finished"  # recorded FAIL, run again
+SURPLUS = "surplus: n_trials were already taken by sweeps in other processes"
+
+
+def counts(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether a trial counts towards n_trials (and the failure rate): not one queued, abandoned or surplus."""
+    return trial.state != TrialState.WAITING and trial.user_attrs.get("error") not in (ABANDONED, SURPLUS)
 PRUNING_CALLBACK = "hpsearch.pruning.for_trial"  # what a trial's training runs to report and be pruned
 
 
@@ -223,13 +230,14 @@ class OptunaSweeper(Sweeper):
             locate_function(self.custom_search_space)  # fail before any trial
         space, fixed = self.search_space(arguments)
         spec = storage_spec(self.storage, self.sweep_dir)
-        new_journal = spec.startswith(JOURNAL_PREFIX) and not Path(spec[len(JOURNAL_PREFIX):]).exists()
+        journal = journal_path(spec)
+        new_journal = journal is not None and not journal.exists()
         new_folders = [folder for folder in (self.sweep_dir, *self.sweep_dir.parents) if not folder.exists()]
         try:
             study = self.open_study(spec, space)
         except BaseException:
             if new_journal:  # a sweep refused before its first trial leaves no study behind
-                remove_empty_study(Path(spec[len(JOURNAL_PREFIX):]), new_folders)
+                remove_empty_study(journal, new_folders)
             raise
         for level, notice in self.notices:
             log.log(level, "%s", notice)
@@ -257,30 +265,83 @@ class OptunaSweeper(Sweeper):
 
     def run_trials(self, study: optuna.Study, space: dict[str, Parameter], fixed: list[str], spec: str
                    ) -> list[JobReturn]:
-        started, returns = time.monotonic(), []
         log.info("study %s in %s (%s, %s): %d of %d trials already finished", study.study_name, spec,
                  type(study.sampler).__name__, type(study.pruner).__name__, self.finished(study), self.n_trials)
-        while True:
-            self.check_failure_rate(study)
-            remaining = self.n_trials - sum(t.state != TrialState.WAITING for t in study.trials)
-            if remaining <= 0:
-                break
-            if self.timeout is not None and time.monotonic() - started > self.timeout:
-                log.info("timeout of %ss reached: no new trials", self.timeout)
-                break
-            if isinstance(study.sampler, optuna.samplers.GridSampler) and study.sampler.is_exhausted(study):
-                log.info("the grid is exhausted: every combination has been tried")
-                break
-            trials = [study.ask({key: p.distribution for key, p in space.items()})
-                      for _ in range(min(self.n_jobs, remaining))]
+        if self.n_jobs > 1 and type(self.launcher).__name__ == "BasicLauncher":
+            return self.run_trials_steadily(study, space, fixed, spec)
+        started, returns = time.monotonic(), []
+        while self.room_for_more(study, started, 0):
+            trials = [trial for trial in (self.ask(study, space) for _ in range(min(self.n_jobs, self.room(study))))
+                      if trial is not None]
+            if not trials:
+                continue
             batch = [self.job_overrides(trial, space, fixed, study.study_name, spec) for trial in trials]
             self.validate_batch_is_legal(batch)
             results = self.launcher.launch(batch, initial_job_idx=trials[0].number)
-            for trial, result in zip(trials, results):
+            for trial, result in zip(trials, results, strict=True):
                 self.tell(study, trial, result, space)
             returns.extend(results)
             write_report(study, self.sweep_dir, space)
         return returns
+
+    def run_trials_steadily(self, study: optuna.Study, space: dict[str, Parameter], fixed: list[str], spec: str
+                            ) -> list[JobReturn]:
+        """`n_jobs` trials at a time, each in a process forked for it, the next one started as soon as any
+        finishes or is pruned: no trial waits for the slowest of a batch. The processes die with the sweep
+        (`trial_process.launch_forked`), and one that dies without a result is re-run."""
+        started, returns, running = time.monotonic(), [], {}
+        try:
+            while True:
+                while len(running) < self.n_jobs and self.room_for_more(study, started, len(running)):
+                    trial = self.ask(study, space)
+                    if trial is None:
+                        continue
+                    overrides = self.job_overrides(trial, space, fixed, study.study_name, spec)
+                    self.validate_batch_is_legal([overrides])
+                    running[launch_forked(self.launcher, overrides, trial.number, self.sweep_dir)] = trial
+                if not running:
+                    break
+                process, result = wait_for_any(list(running))
+                trial = running.pop(process)
+                if result is None:  # the process died without a result (killed, out of memory)
+                    self.abandon(study, trial.number, f"its process exited with status {process.status}")
+                else:
+                    self.tell(study, trial, result, space)
+                    returns.append(result)
+                write_report(study, self.sweep_dir, space)
+        finally:
+            for process in running:  # the sweep stops (an error, Ctrl-C): its trials stop with it
+                process.kill()
+        return returns
+
+    def room(self, study: optuna.Study) -> int:
+        """Trials still to start: n_trials less those that count (running or finished, not abandoned or surplus)."""
+        return self.n_trials - sum(counts(t) for t in study.get_trials(deepcopy=False))
+
+    def room_for_more(self, study: optuna.Study, started: float, running: int) -> bool:
+        self.check_failure_rate(study)
+        if self.room(study) <= 0:
+            return False
+        if self.timeout is not None and time.monotonic() - started > self.timeout:
+            if not running:
+                log.info("timeout of %ss reached: no new trials", self.timeout)
+            return False
+        if isinstance(study.sampler, optuna.samplers.GridSampler) and study.sampler.is_exhausted(study):
+            if not running:
+                log.info("the grid is exhausted: every combination has been tried")
+            return False
+        return True
+
+    def ask(self, study: optuna.Study, space: dict[str, Parameter]) -> optuna.Trial | None:
+        """A new trial (a re-run of an abandoned one first), or None when sweeps on other processes took
+        the last of `n_trials` at the same moment: then it is recorded as surplus and never run."""
+        trial = study.ask({key: p.distribution for key, p in space.items()})
+        counted = sorted(t.number for t in study.get_trials(deepcopy=False) if counts(t))
+        if trial.number in counted[self.n_trials:]:
+            trial.set_user_attr("error", SURPLUS)
+            finish(study, trial, state=TrialState.FAIL)
+            return None
+        return trial
 
     def job_overrides(self, trial: optuna.Trial, space: dict[str, Parameter], fixed: list[str], study_name: str,
                       spec: str) -> list[str]:
@@ -313,8 +374,16 @@ class OptunaSweeper(Sweeper):
             trial.set_user_attr("error", f"{type(value).__name__}: {first_line(str(value))}")
             frozen = finish(study, trial, state=TrialState.FAIL)
         self.log_progress(study, frozen)
-        if frozen.state != TrialState.FAIL:
-            write_hparams(frozen, space, self.sweep_dir / str(frozen.number))
+        write_hparams(frozen, space, self.sweep_dir / str(frozen.number), study.study_name, self.metric_names())
+
+    def metric_names(self) -> list[str]:
+        """What the trials' values are: `optimized_metric`'s names in this project, `objective` elsewhere."""
+        from conf.schema import optimized_metrics
+
+        config = self.config
+        if "optimized_metric" not in config or "dataset" not in config or "task" not in config.dataset:
+            return []
+        return optimized_metrics(config.optimized_metric, config.dataset.task)
 
     def log_progress(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         shown = (f"value={trial.values[0]:.6g}" if trial.values and len(trial.values) == 1
@@ -330,20 +399,27 @@ class OptunaSweeper(Sweeper):
         return sum(t.state.is_finished() for t in study.trials)
 
     def fail_abandoned_trials(self, study: optuna.Study, storage: optuna.storages.BaseStorage) -> None:
-        """Trials left RUNNING by a sweep process that no longer exists failed: mark them so."""
-        study_id = storage.get_study_id_from_name(study.study_name)
+        """Trials left RUNNING by a sweep process that no longer exists: marked FAIL and run again."""
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             owner = trial.user_attrs.get("sweeper", "")
             if owner and owner != self.owner and not process_alive(owner):
-                trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-                storage.set_trial_user_attr(trial_id, "error", ABANDONED)
-                study.tell(trial.number, state=TrialState.FAIL)
-                log.info("trial %d was left running by a dead sweep (%s): marked FAIL", trial.number, owner)
+                self.abandon(study, trial.number, f"its sweep process ({owner}) died")
+
+    def abandon(self, study: optuna.Study, number: int, why: str) -> None:
+        """Record a trial that never got to finish as FAIL (ABANDONED: it does not count towards n_trials
+        nor the failure rate) and enqueue the same parameters again, so a crash costs no budget."""
+        storage = study._storage
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+        frozen = storage.get_trial(trial_id)
+        storage.set_trial_user_attr(trial_id, "error", ABANDONED)
+        if not frozen.state.is_finished():
+            study.tell(number, state=TrialState.FAIL)
+        study.enqueue_trial(frozen.params, user_attrs={"retry_of": number}, skip_if_exists=False)
+        log.info("trial %d was abandoned (%s): marked FAIL, its parameters queued to run again", number, why)
 
     def check_failure_rate(self, study: optuna.Study) -> None:
         """Stop the sweep when too many trials failed; trials of a dead sweep process do not count."""
-        finished = [t for t in study.trials if t.state.is_finished()
-                    and t.user_attrs.get("error") != ABANDONED]
+        finished = [t for t in study.trials if t.state.is_finished() and counts(t)]
         failed = [t for t in finished if t.state == TrialState.FAIL]
         if finished and len(failed) / len(finished) > self.max_failure_rate:
             last = failed[-1].user_attrs.get("error", "no message")

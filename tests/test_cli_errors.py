@@ -45,3 +45,13 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, expected):
     assert "Traceback" not in result.stderr
     created = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "results").rglob("*"))
     assert created == ["results/earlier", "results/earlier/metrics.json"]
+
+
+def test_hydra_options_that_used_to_fail_work_and_leave_nothing(tmp_path):
+    shown = run_main(tmp_path, "--cfg", "hydra", "--resolve")
+    assert shown.returncode == 0, shown.stderr
+    assert "dir: results/mlp/digits/20" in shown.stdout  # hydra.run.dir resolved
+    assert list(tmp_path.iterdir()) == []  # printing the config creates no run folder
+    quiet = run_main(tmp_path, "hydra/job_logging=disabled", "stage=evaluate", "run=nowhere")
+    assert quiet.returncode == 2 and quiet.stderr.strip() == "error: run=nowhere: no such folder"
+    assert list(tmp_path.iterdir()) == []

@@ -128,7 +128,7 @@ def test_mirrored_over_two_logical_cpus_and_its_checkpoint_on_one_device(tmp_pat
 
 def test_a_model_too_large_for_memory_is_one_line_and_leaves_no_run(tmp_path, digits_data):
     shutil.copytree(digits_data, tmp_path / "data")
-    result = run_main(tmp_path, "model.hidden_units=[1000000000]", "trainer.epochs=1")
+    result = run_main(tmp_path, "model.hidden_units=[1048576,1048576]", "trainer.epochs=1")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "error: out of memory building or training model=MLP with trainer.batch_size=32: reduce "

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -121,21 +122,66 @@ def test_running_the_same_sweep_again_continues_the_study(tmp_path):
     assert "4 of 7 trials already finished" in again.stdout
 
 
-def test_a_killed_sweep_resumes_and_fails_the_trial_it_left_running(tmp_path):
+def test_a_sweep_killed_three_times_still_ends_with_exactly_n_trials(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    args = ["sleep=1.0", "hydra.sweeper.n_trials=5"]  # max_failure_rate 0: the dead sweep's trial does not count
-    process = sweep(sweep_dir, *args, background=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (sweep_dir / "2" / ".hydra").exists():
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    args = ["sleep=0.6", "hydra.sweeper.n_trials=5"]  # max_failure_rate 0: an abandoned trial does not count
+    for kill in range(3):
+        process = sweep(sweep_dir, *args, background=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len([p for p in sweep_dir.glob("*/.hydra")]) < 2 * kill + 1:
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
     result = sweep(sweep_dir, *args)
     assert result.returncode == 0, result.stderr
     rows = trials(sweep_dir)
-    assert [r["state"] for r in rows][:2] == ["COMPLETE", "COMPLETE"]
-    assert rows[2]["state"] == "FAIL" and rows[2]["error"] == "its sweep process died"
-    assert len(rows) == 5 and [r["state"] for r in rows[3:]] == ["COMPLETE", "COMPLETE"]
+    complete = [r for r in rows if r["state"] == "COMPLETE"]
+    abandoned = [r for r in rows if r["state"] == "FAIL"]
+    assert len(complete) == 5 and abandoned  # no budget lost to the kills
+    assert all(r["error"] == "abandoned: its process died before the trial finished" for r in abandoned)
+    completed_params = {(r["x"], r["k"]) for r in complete}
+    assert all((r["x"], r["k"]) in completed_params for r in abandoned)  # each was run again, same parameters
+
+
+def test_parallel_trials_start_as_soon_as_one_ends_and_die_with_the_sweep(tmp_path):
+    import optuna
+
+    from hpsearch.study import open_storage
+
+    sweep_dir = tmp_path / "sweep"
+    result = sweep(sweep_dir, "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=6", "sleep=0.25",
+                   "sleep_grows_with_k=true", "hydra.sweeper.sampler.seed=3")
+    assert result.returncode == 0, result.stderr
+    study = optuna.load_study(study_name="cheap", storage=open_storage(str(sweep_dir / "study.journal")))
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 6
+    slowest = max(study.trials, key=lambda t: t.duration)
+    started_meanwhile = [t for t in study.trials if slowest.datetime_start + timedelta(seconds=0.1)
+                         < t.datetime_start < slowest.datetime_complete]
+    assert started_meanwhile, "no trial started while the slowest one ran: the sweep waited for a batch"
+
+    killed_dir = tmp_path / "killed"
+    process = sweep(killed_dir, "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=4", "sleep=30",
+                    "record_pid=true", background=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(killed_dir.glob("*/pid"))) < 2:
+        time.sleep(0.05)
+    pids = [int(path.read_text()) for path in killed_dir.glob("*/pid")]
+    assert len(pids) == 2
+    os.kill(process.pid, signal.SIGKILL)  # the sweep process alone, not its process group
+    process.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(pid) for pid in pids):
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in pids), "a trial outlived its sweep"
+
+
+def alive(pid: int) -> bool:
+    """Whether a process runs (a zombie waiting for its reaper does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def test_two_trials_at_a_time_with_the_joblib_launcher(tmp_path):
@@ -160,8 +206,10 @@ def test_two_sweep_processes_share_one_study_without_duplicates(tmp_path):
 
     study = optuna.load_study(study_name="cheap", storage=open_storage(storage))
     numbers = [t.number for t in study.trials]
-    assert len(numbers) == len(set(numbers)) >= 8
-    assert all(t.state.name == "COMPLETE" for t in study.trials)
+    assert len(numbers) == len(set(numbers))
+    assert sum(t.state.name == "COMPLETE" for t in study.trials) == 8  # n_trials exactly, between them
+    assert all(t.state.name == "COMPLETE" or t.user_attrs.get("error", "").startswith("surplus")
+               for t in study.trials)
     folders = {json.dumps(t.user_attrs["folder"]) for t in study.trials}
     assert len(folders) == len(numbers)  # every trial has a folder of its own
 
@@ -199,3 +247,46 @@ def test_bad_sweeper_settings_are_config_errors(settings, expected):
 
     with pytest.raises(ConfigError, match=expected):
         _sweeper(**settings)
+
+
+def test_hparams_sessions_are_named_per_sweep_and_carry_status_and_metric_names(tmp_path):
+    """Read back with TensorBoard's own event reader: two sweeps' trial 0 stay two sessions."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState, create_trial
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.plugins.hparams import api_pb2, metadata
+    from tensorboard.util import tensor_util
+
+    from hpsearch.report import write_hparams
+    from hpsearch.search_space import parse_space
+
+    space = parse_space({"x": "interval(0, 1)"})
+    trials = {"a": create_trial(params={"x": 0.5}, distributions={"x": FloatDistribution(0, 1)}, value=0.9),
+              "b": create_trial(params={"x": 0.1}, distributions={"x": FloatDistribution(0, 1)},
+                                state=TrialState.PRUNED, value=0.3),
+              "c": create_trial(params={"x": 0.2}, distributions={"x": FloatDistribution(0, 1)},
+                                state=TrialState.FAIL)}
+    sessions = {}
+    for study, trial in trials.items():
+        trial.number = 0
+        write_hparams(trial, space, tmp_path / study / "0", f"study_{study}", ["val_accuracy"])
+        [path] = (tmp_path / study / "0" / "hparams").iterdir()
+        found = {}
+        for event in EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                content = value.metadata.plugin_data.content
+                if value.tag == metadata.SESSION_START_INFO_TAG:
+                    start = metadata.parse_session_start_info_plugin_data(content)
+                    found["group"], found["state"] = start.group_name, start.hparams["state"].string_value
+                elif value.tag == metadata.SESSION_END_INFO_TAG:
+                    found["status"] = metadata.parse_session_end_info_plugin_data(content).status
+                else:  # TensorBoard's loader hands scalars over as tensors
+                    found[value.tag] = float(tensor_util.make_ndarray(value.tensor)) if value.HasField(
+                        "tensor") else value.simple_value
+        sessions[study] = found
+    assert sessions["a"] == {"group": "study_a/0", "state": "COMPLETE", "val_accuracy": pytest.approx(0.9),
+                             "status": api_pb2.STATUS_SUCCESS}
+    assert sessions["b"]["group"] == "study_b/0" and sessions["b"]["state"] == "PRUNED"
+    assert sessions["c"]["status"] == api_pb2.STATUS_FAILURE and "val_accuracy" not in sessions["c"]
+    assert optuna  # the trials above are Optuna's own FrozenTrial objects
