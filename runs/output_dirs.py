@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from conf.errors import UserError, exit_with_message
 from runs.folder import find_run, run_choices
-from runs.untrusted import contained
+from runs.untrusted import NAME, contained
 
 # What resuming in place writes into the run folder itself.
 RESUMED_FILES = (".hydra", "checkpoints", "history.csv", "train", "validation", "metrics.json", "run.json",
@@ -119,7 +119,7 @@ class OutputDirGuard(Callback):
 
 def check_given_dir(config: DictConfig, mode: str) -> None:
     raw = OmegaConf.to_container(config.hydra[mode], resolve=False)["dir"]
-    if isinstance(raw, str) and "${unique_dir:" in raw:
+    if isinstance(raw, str) and ("${unique_dir:" in raw or "${sweep_dir:" in raw):
         return
     value = str(config.hydra[mode].dir).strip()
     if not value:
@@ -129,7 +129,19 @@ def check_given_dir(config: DictConfig, mode: str) -> None:
                         f"finished or interrupted run is continued with run={value}")
 
 
+def sweep_dir(results_dir: str, study_name: str | None, now: str) -> str:
+    """A multirun's folder: `results/sweeps/<study>` for an Optuna sweep (the same folder, and study, every
+    time the sweep runs again, preset or not), else a new `results/multirun/<time>`."""
+    if study_name is None:
+        return unique_dir(str(Path(results_dir) / "multirun" / now))
+    if not NAME.match(str(study_name)):
+        raise UserError(f"hydra.sweeper.study_name={study_name!r} is invalid: it names the sweep's folder, so "
+                        "letters, digits, '_', '-' and '.' only")
+    return str(Path(results_dir) / "sweeps" / str(study_name))
+
+
 def register_resolvers() -> None:
-    for name, function in (("unique_dir", unique_dir), ("stage_output_dir", stage_output_dir)):
+    for name, function in (("unique_dir", unique_dir), ("stage_output_dir", stage_output_dir),
+                           ("sweep_dir", sweep_dir)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, function, use_cache=True)

@@ -64,3 +64,19 @@ def test_best_true_applies_the_shipped_best_configuration_under_the_command_line
     missing = run_main(tmp_path, "best=true", "dataset=synthetic")
     assert missing.returncode == 2
     assert missing.stderr.startswith("error: best=true: no best configuration for model=mlp on dataset=synthetic")
+
+
+def test_any_model_is_searched_without_a_preset_and_the_sweep_continues(tmp_path, digits_data):
+    shutil.copytree(digits_data, tmp_path / "data")
+    args = ["-m", "hydra/sweeper=optuna", "hydra/sweeper/pruner=none", "trainer.epochs=1",
+            "model.hidden_units=choice([8],[16])", "optimizer.lr=interval(0.001,0.01)"]
+    first = run_main(tmp_path, *args, "hydra.sweeper.n_trials=1")
+    assert first.returncode == 0, first.stderr
+    again = run_main(tmp_path, *args, "hydra.sweeper.n_trials=2")
+    assert again.returncode == 0, again.stderr
+    sweep_dir = tmp_path / "results" / "sweeps" / "mlp_digits"
+    assert "1 of 2 trials already finished" in again.stderr
+    with open(sweep_dir / "trials.csv") as handle:
+        assert [row["number"] for row in csv.DictReader(handle)] == ["0", "1"]
+    assert sorted(p.name for p in sweep_dir.iterdir() if p.is_dir()) == ["0", "1"]
+    assert not (tmp_path / "results" / "multirun").exists()
