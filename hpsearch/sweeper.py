@@ -50,11 +50,10 @@ def counts(trial: optuna.trial.FrozenTrial) -> bool:
 PRUNING_CALLBACK = "hpsearch.pruning.for_trial"  # what a trial's training runs to report and be pruned
 
 
-def instantiate_sampler(config: DictConfig, space: dict[str, Parameter], seed_offset: int = 0
-                        ) -> optuna.samplers.BaseSampler:
+def instantiate_sampler(config: DictConfig, space: dict[str, Parameter]) -> optuna.samplers.BaseSampler:
     """The configured sampler. The grid sampler gets its grid from the search space; GP needs
-    PyTorch, which this project does not install. A resumed study passes the number of trials it
-    has as `seed_offset`, so the seeded sampler does not draw the first trials' parameters again."""
+    PyTorch, which this project does not install. A seeded sampler draws each trial from a seed of
+    its own (`TrialSeededSampler`)."""
     config = OmegaConf.create(OmegaConf.to_container(config))  # a copy: the `_deprecated_` notice is ours
     notice = config.pop("_deprecated_", None)
     if notice:
@@ -68,9 +67,63 @@ def instantiate_sampler(config: DictConfig, space: dict[str, Parameter], seed_of
                             "or choose tpe, random, cmaes, qmc, grid or nsgaii") from None
     if config.get("seed") is not None and (not isinstance(config.seed, int) or isinstance(config.seed, bool)):
         raise ConfigError(f"hydra.sweeper.sampler.seed={config.seed!r} is invalid: an integer, or null")
-    seed = {"seed": config.seed + seed_offset} if config.get("seed") is not None else {}
     grid = {"search_space": {key: grid_values(p) for key, p in space.items()}} if name == "GridSampler" else {}
-    return instantiate_named("hydra.sweeper.sampler", config, **grid, **seed)
+    seed = config.get("seed")
+    if seed is None or name in ("GridSampler", "QMCSampler"):  # their sequence lives in the study, not the seed
+        return instantiate_named("hydra.sweeper.sampler", config, **grid)
+    return TrialSeededSampler(lambda trial_seed: instantiate_named("hydra.sweeper.sampler", config,
+                                                                   seed=trial_seed), seed)
+
+
+class TrialSeededSampler(optuna.samplers.BaseSampler):
+    """A seeded sampler re-created for each trial with a seed of (seed, trial number).
+
+    Trial numbers are unique in a study, so sweeps in several processes or on several machines
+    never draw the same parameters, and a resumed sweep never draws its first trials' again; a
+    sweep in one process stays reproducible. The sampler's history lives in the study, so nothing
+    is lost by re-creating it.
+    """
+
+    def __init__(self, make: Any, seed: int) -> None:
+        self.make, self.seed = make, seed
+        self.inner = make(seed)
+
+    def __str__(self) -> str:
+        return type(self.inner).__name__
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        self.inner = self.make((self.seed * 1_000_003 + trial.number) % 2**32)
+        self.inner.before_trial(study, trial)
+
+    def infer_relative_search_space(self, study, trial):
+        return self.inner.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self.inner.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self.inner.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study, trial, state, values):
+        self.inner.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.inner.reseed_rng()
+
+
+def connect(spec: str, attempts: int = 5) -> optuna.storages.BaseStorage:
+    """The study's storage. Sweeps started together on several machines race to create a new database's
+    tables, and all but one fail: those try again, by which time the tables exist."""
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.get_storage(open_storage(spec))
+        except (ImportError, ValueError):  # no driver, a malformed URL: trying again will not help
+            raise
+        except Exception:
+            if journal_path(spec) is not None or attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def instantiate_named(key: str, config: DictConfig, **arguments: Any) -> Any:
@@ -124,14 +177,6 @@ def infer_directions(config: DictConfig) -> tuple[list[str], str, str | None]:
         warning = (f"hydra.sweeper.direction is not set: maximizing {maximized} as its name says (the published "
                    "hydra-optuna-sweeper would have minimised it)")
     return directions, f"inferred from optimized_metric {', '.join(metrics)}", warning
-
-
-def existing_trials(storage: optuna.storages.BaseStorage, study_name: str | None) -> int:
-    """How many trials the stored study already has (0 for a new study)."""
-    try:
-        return len(storage.get_all_trials(storage.get_study_id_from_name(study_name), deepcopy=False))
-    except KeyError:
-        return 0
 
 
 def process_alive(owner: str) -> bool:
@@ -250,12 +295,12 @@ class OptunaSweeper(Sweeper):
     def open_study(self, spec: str, space: dict[str, Parameter]) -> optuna.Study:
         """The sweep's study, created or continued, with abandoned trials of dead sweeps marked FAIL."""
         try:
-            storage = optuna.storages.get_storage(open_storage(spec))
+            storage = connect(spec)
         except Exception as error:  # an unknown scheme, a database that refuses, a journal that is not one
             raise ConfigError(f"hydra.sweeper.storage={spec!r} cannot be opened: {first_line(error)}; give a "
                               "database URL (sqlite:///study.db, postgresql://user@host/db) or leave it unset "
                               "for a journal file in the sweep folder") from None
-        sampler = instantiate_sampler(self.sampler_config, space, seed_offset=existing_trials(storage, self.study_name))
+        sampler = instantiate_sampler(self.sampler_config, space)
         study = optuna.create_study(
             study_name=self.study_name, storage=storage, sampler=sampler,
             pruner=instantiate_named("hydra.sweeper.pruner", self.pruner_config), directions=self.directions, load_if_exists=True)
@@ -265,8 +310,9 @@ class OptunaSweeper(Sweeper):
 
     def run_trials(self, study: optuna.Study, space: dict[str, Parameter], fixed: list[str], spec: str
                    ) -> list[JobReturn]:
+        sampler = getattr(study.sampler, "inner", study.sampler)
         log.info("study %s in %s (%s, %s): %d of %d trials already finished", study.study_name, spec,
-                 type(study.sampler).__name__, type(study.pruner).__name__, self.finished(study), self.n_trials)
+                 type(sampler).__name__, type(study.pruner).__name__, self.finished(study), self.n_trials)
         if self.n_jobs > 1 and type(self.launcher).__name__ == "BasicLauncher":
             return self.run_trials_steadily(study, space, fixed, spec)
         started, returns = time.monotonic(), []

@@ -93,3 +93,53 @@ def digits_data(tmp_path_factory) -> Path:
     data_dir = tmp_path_factory.mktemp("data")
     prepare_dataset(compose_config().dataset, data_dir)
     return data_dir
+
+
+def _postgres_binary(name: str) -> str | None:
+    import glob
+    import shutil
+
+    return shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server for this test worker: initdb and pg_ctl into a temporary folder, listening
+    on 127.0.0.1 at a free port; its URL, for a database the tests may use. Run as the `postgres` user
+    when the tests run as root (initdb refuses root). `.ci/run` installs Debian's postgresql if missing."""
+    import pwd
+    import shutil
+    import socket
+
+    initdb, pg_ctl = _postgres_binary("initdb"), _postgres_binary("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("PostgreSQL's initdb/pg_ctl are not installed (apt-get install postgresql; .ci/run does)")
+    folder = Path(tempfile.mkdtemp(prefix="pg-", dir="/tmp"))
+    folder.chmod(0o755)
+    demote = None
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+
+        def demote():
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = folder / "data"
+
+    def run(*command):
+        return subprocess.run(command, capture_output=True, text=True, preexec_fn=demote, cwd=folder, timeout=120)
+
+    created = run(initdb, "-D", str(data), "-A", "trust", "-U", "sweeper", "--no-sync")
+    assert created.returncode == 0, created.stderr
+    started = run(pg_ctl, "-D", str(data), "-l", str(folder / "server.log"), "-w", "-o",
+                  f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100", "start")
+    assert started.returncode == 0, started.stderr + (folder / "server.log").read_text()
+    try:
+        yield f"postgresql://sweeper@127.0.0.1:{port}/postgres"
+    finally:
+        run(pg_ctl, "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(folder, ignore_errors=True)

@@ -290,3 +290,42 @@ def test_hparams_sessions_are_named_per_sweep_and_carry_status_and_metric_names(
     assert sessions["b"]["group"] == "study_b/0" and sessions["b"]["state"] == "PRUNED"
     assert sessions["c"]["status"] == api_pb2.STATUS_FAILURE and "val_accuracy" not in sessions["c"]
     assert optuna  # the trials above are Optuna's own FrozenTrial objects
+
+
+def test_two_sweep_processes_on_a_real_postgresql_study(tmp_path, postgres_url):
+    """Several machines on one study: here two processes, each with its own sweep folder, one database."""
+    import optuna
+
+    args = ["sleep=0.2", "hydra.sweeper.n_trials=8", f"hydra.sweeper.storage='{postgres_url}'",
+            "hydra.sweeper.study_name=shared", "hydra.sweeper.sampler.seed=5"]
+    first = sweep(tmp_path / "a", *args, background=True)
+    second = sweep(tmp_path / "b", *args, background=True)
+    assert first.wait(timeout=180) == 0, first.stderr.read()
+    assert second.wait(timeout=180) == 0, second.stderr.read()
+    study = optuna.load_study(study_name="shared", storage=postgres_url)
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert len(complete) == 8  # exactly n_trials between them, no overshoot
+    assert all(t in complete or t.user_attrs.get("error", "").startswith("surplus") for t in study.trials)
+    assert len({t.number for t in study.trials}) == len(study.trials)
+    assert len({t.user_attrs["folder"] for t in study.trials}) == len(study.trials)
+    assert len({(t.params["x"], t.params["k"]) for t in complete}) == 8  # no two processes drew the same
+    owners = {t.user_attrs["sweeper"] for t in complete}
+    assert len(owners) == 2  # both processes ran trials
+    reported = [len([r for r in trials(tmp_path / folder) if r["state"] == "COMPLETE"]) for folder in ("a", "b")]
+    assert max(reported) == 8  # each process reports the whole study as it saw it last
+
+
+def test_trials_as_submitit_jobs_locally_and_the_shipped_slurm_settings(tmp_path):
+    """hydra/launcher=submitit_local runs the path Slurm jobs take (pickled job, own process, shared study)."""
+    result = sweep(tmp_path / "sweep", "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
+                   "hydra.sweeper.n_trials=3")
+    assert result.returncode == 0, result.stderr
+    assert [r["state"] for r in trials(tmp_path / "sweep")] == ["COMPLETE"] * 3
+    assert "Submitit 'local' sweep output dir" in result.stdout + result.stderr
+
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        config = compose("config", overrides=["hpsearch=mlp", "hydra/launcher=slurm"], return_hydra_config=True)
+    assert config.hydra.launcher._target_.endswith("SlurmLauncher")
+    assert config.hydra.launcher.gpus_per_node == 1 and config.hydra.launcher.timeout_min == 240
