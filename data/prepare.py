@@ -31,6 +31,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from conf import CONF_DIR
+from conf import PROJECT_ROOT
 from conf.errors import ConfigError, UserError, is_disk_full
 from data.download import sha256_of as _sha256
 from data.preprocessing import RunningMoments
@@ -416,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list every dataset and whether it is prepared")
     parser.add_argument("--force", action="store_true", help="prepare again even if the folder exists")
     parser.add_argument("--verify", action="store_true", help="check every shard's SHA-256, however large")
-    parser.add_argument("--data-dir", default="data", help="where prepared datasets live (default: data)")
+    parser.add_argument("--data-dir", default=str(PROJECT_ROOT / "data"),
+                        help="where prepared datasets live (default: the project's data/)")
     args = parser.parse_args(argv)
     names = [n for n in args.names if "=" not in n]
     overrides = [n for n in args.names if "=" in n]

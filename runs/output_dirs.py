@@ -19,6 +19,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from conf import PROJECT_ROOT
 from conf.errors import UserError, exit_with_message
 from runs.folder import find_run, run_choices
 from runs.untrusted import NAME, contained
@@ -140,8 +141,14 @@ def sweep_dir(results_dir: str, study_name: str | None, now: str) -> str:
     return str(Path(results_dir) / "sweeps" / str(study_name))
 
 
+def project_dir(name: str) -> str:
+    """`<project root>/<name>` as an absolute path: the default data and results folders do not depend on
+    the folder a command is started from (`cd elsewhere && python /path/to/main.py`, `hydra.job.chdir`)."""
+    return str(PROJECT_ROOT / name)
+
+
 def register_resolvers() -> None:
     for name, function in (("unique_dir", unique_dir), ("stage_output_dir", stage_output_dir),
-                           ("sweep_dir", sweep_dir)):
+                           ("sweep_dir", sweep_dir), ("project_dir", project_dir)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, function, use_cache=True)

@@ -66,7 +66,8 @@ def start_run(cfg: DictConfig) -> Path:
     run_dir = Path(hydra.runtime.output_dir)
     fix_seed(cfg)
     if hydra.output_subdir is not None:
-        write_text_atomically(run_dir / hydra.output_subdir / "config.yaml", OmegaConf.to_yaml(cfg))
+        # resolved: a run folder's config is literal data (`runs.untrusted` refuses interpolations)
+        write_text_atomically(run_dir / hydra.output_subdir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     overrides = [o for o in hydra.overrides.task if not o.startswith("seed=")] + [f"seed={cfg.seed}"]
     write_json_atomically(run_dir / "run.json", {
         "command": shlex.join(["python", "main.py", *overrides]),

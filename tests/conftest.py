@@ -60,13 +60,18 @@ _SERVER: list[MainServer] = []
 
 def run_main(workdir: Path, *args: str, timeout: float = 240, main: Path = MAIN, fork: bool = True,
              stdin: str | None = None, fault: dict | None = None) -> subprocess.CompletedProcess:
-    """Run `python main.py args` with workdir as the current folder, so results/ and data/ land there.
+    """Run `python main.py args` with workdir as the current folder, and workdir/data, workdir/results as
+    `data_dir` and `results_dir` unless args set them.
 
     By default it is a child forked from this worker's `tests/main_server.py`, which imported
     TensorFlow once; `fork=False` (or another project's `main`) starts a fresh interpreter.
     """
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("HYDRA_FULL_ERROR", None)
+    given = {arg.split("=", 1)[0] for arg in args}
+    # the defaults are the project's own data/ and results/; a test keeps to its folder
+    args = (*args, *(f"{key}={workdir / folder}" for key, folder in (("data_dir", "data"), ("results_dir", "results"))
+                     if key not in given and "--cfg" not in args and "--help" not in args))
     if fork and main == MAIN:
         if not _SERVER:
             _SERVER.append(MainServer())

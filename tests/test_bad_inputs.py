@@ -35,6 +35,13 @@ def _edit_config(run: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
+def _edit_line(run: Path, start: str, line: str) -> None:
+    path = run / ".hydra" / "config.yaml"
+    lines = path.read_text().splitlines()
+    assert any(text.startswith(start) for text in lines), start
+    path.write_text("\n".join(line if text.startswith(start) else text for text in lines) + "\n")
+
+
 def _link(run: Path, name: str, outside: Path) -> None:
     target = run / name
     if target.is_dir():
@@ -48,7 +55,7 @@ def _link(run: Path, name: str, outside: Path) -> None:
 # How each crafted run is damaged, by name (the case's `run=CRAFTED:<name>`).
 CRAFT = {
     "env": lambda run, out: _edit_config(run, "activation: relu", "activation: ${oc.env:HOME}"),
-    "resolver": lambda run, out: _edit_config(run, "data_dir: data", f"data_dir: ${{unique_dir:{out}/made}}"),
+    "resolver": lambda run, out: _edit_line(run, "data_dir:", f"data_dir: ${{unique_dir:{out}/made}}"),
     "aliases": lambda run, out: (run / ".hydra" / "config.yaml").write_text(alias_bomb()),
     "huge": lambda run, out: (run / ".hydra" / "config.yaml").write_text("x: " + "y" * (2 << 20) + "\n"),
     "not_yaml": lambda run, out: (run / ".hydra" / "config.yaml").write_text("model: [unclosed\n"),

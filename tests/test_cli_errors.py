@@ -48,10 +48,23 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, expected):
 
 
 def test_hydra_options_that_used_to_fail_work_and_leave_nothing(tmp_path):
-    shown = run_main(tmp_path, "--cfg", "hydra", "--resolve")
+    shown = run_main(tmp_path, "--cfg", "hydra", "--resolve", f"results_dir={tmp_path / 'results'}")
     assert shown.returncode == 0, shown.stderr
-    assert "dir: results/mlp/digits/20" in shown.stdout  # hydra.run.dir resolved
+    assert f"dir: {tmp_path / 'results'}/mlp/digits/20" in shown.stdout  # hydra.run.dir resolved
     assert list(tmp_path.iterdir()) == []  # printing the config creates no run folder
     quiet = run_main(tmp_path, "hydra/job_logging=disabled", "stage=evaluate", "run=nowhere")
     assert quiet.returncode == 2 and quiet.stderr.strip() == "error: run=nowhere: no such folder"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_default_folders_are_the_projects_wherever_the_command_starts(tmp_path):
+    from tests.conftest import PROJECT_ROOT
+
+    for extra in ([], ["hydra.job.chdir=true"]):
+        shown = run_main(tmp_path, "--cfg", "job", "--resolve", *extra)
+        assert shown.returncode == 0, shown.stderr
+        assert f"data_dir: {PROJECT_ROOT / 'data'}\n" in shown.stdout
+        assert f"results_dir: {PROJECT_ROOT / 'results'}\n" in shown.stdout
+    relative = run_main(tmp_path, "--cfg", "job", "--resolve", "results_dir=mine")
+    assert "results_dir: mine\n" in relative.stdout  # given on the command line: from the current folder
     assert list(tmp_path.iterdir()) == []

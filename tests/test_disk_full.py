@@ -80,7 +80,8 @@ def test_training_past_a_file_size_limit_is_one_line_and_leaves_no_run(tmp_path,
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
 
-    result = subprocess.run([sys.executable, str(MAIN), "trainer.epochs=2", "model.hidden_units=[256]"],
+    result = subprocess.run([sys.executable, str(MAIN), "trainer.epochs=2", "model.hidden_units=[256]",
+                             f"data_dir={tmp_path / 'data'}", f"results_dir={tmp_path / 'results'}"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=240, preexec_fn=limited)
     assert result.returncode == 2, result.stderr
     # the run's log lines come first on stderr; then the one line of the error, and no traceback

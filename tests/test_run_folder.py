@@ -17,7 +17,7 @@ def make_run(folder, last_epoch=3, kept=(2, 3), best=2, config=None):
     """A run folder as training leaves it, with empty stand-ins for the checkpoint files."""
     (folder / ".hydra").mkdir(parents=True)
     config = config or compose_config()
-    (folder / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(config))
+    (folder / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(config, resolve=True))
     checkpoints = folder / "checkpoints"
     checkpoints.mkdir()
     for epoch in kept:
@@ -33,7 +33,7 @@ def test_find_run_by_path_and_latest(tmp_path):
     (tmp_path / "results" / "mlp" / "digits" / "2026-02-01_00-00-00").mkdir()  # not a run: no config
     failed = tmp_path / "results" / "mlp" / "digits" / "2026-03-01_00-00-00"  # failed before its first epoch
     (failed / ".hydra").mkdir(parents=True)
-    (failed / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(compose_config()))
+    (failed / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(compose_config(), resolve=True))
     assert find_run(str(older), tmp_path / "results", "mlp", "digits") == older.resolve()
     assert find_run("latest", tmp_path / "results", "mlp", "digits") == newer.resolve()
     with pytest.raises(UserError, match="run=latest: no run of model=cnn on dataset=digits"):

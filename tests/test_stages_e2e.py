@@ -63,7 +63,8 @@ def test_infer_from_the_shell_a_file_and_stdin(workdir, trained_run):
     np.save(workdir / "batch.npy", x[:5].reshape(5, 8, 8))
     from_file = _json_stdout(run_main(workdir, "stage=infer", "run=latest", "input=batch.npy", "checkpoint=epoch_2"))
     assert len(from_file["predictions"]) == 5 and from_file["epoch"] == 2
-    piped = subprocess.run([sys.executable, str(MAIN), "stage=infer", "run=latest", "input=-"], cwd=workdir,
+    piped = subprocess.run([sys.executable, str(MAIN), "stage=infer", "run=latest", "input=-",
+                            f"results_dir={workdir / 'results'}"], cwd=workdir,
                            input=json.dumps(x[:1].tolist()), capture_output=True, text=True)
     assert _json_stdout(piped)["predictions"] == inline["predictions"]
     assert len(list((trained_run / "infer").glob("*/predictions.json"))) == 3

@@ -7,6 +7,7 @@ happened outside the run (no folder created, no secret printed, no file written)
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 
@@ -34,7 +35,7 @@ def test_the_projects_resolvers_never_run_on_a_loaded_config(tmp_path):
     run = make_run(tmp_path / "run")
     target = tmp_path / "elsewhere" / "created"
     config = run / ".hydra" / "config.yaml"
-    config.write_text(config.read_text().replace("data_dir: data", f"data_dir: ${{unique_dir:{target}}}"))
+    config.write_text(re.sub(r"(?m)^data_dir: .*$", f"data_dir: ${{unique_dir:{target}}}", config.read_text()))
     with pytest.raises(UserError, match=r"data_dir holds an interpolation"):
         load_run_config(run)
     assert not (tmp_path / "elsewhere").exists()
