@@ -9,6 +9,7 @@ and `data` register when imported; `main` checks the values, dispatches to the s
 import contextlib
 import logging
 import os
+import re
 import shutil
 import sys
 import traceback
@@ -109,7 +110,7 @@ def run_reporting_user_errors() -> None:
     variable still gets full tracebacks.
     """
     wants_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
-    sys.argv[1:] = resolvable_cfg_request(sys.argv[1:])
+    sys.argv[1:] = [option_names_as_strings(argument) for argument in resolvable_cfg_request(sys.argv[1:])]
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         main()
@@ -138,6 +139,13 @@ def disk_full_error(error: BaseException) -> UserError | None:
                              "from its last checkpoint with run=<its folder>")
         cause = cause.__cause__ or cause.__context__
     return None
+
+
+def option_names_as_strings(argument: str) -> str:
+    """`debug=nan` as `debug='nan'`: Hydra's grammar reads nan and inf as numbers, and a config group
+    (a key without a dot) is chosen by name."""
+    match = re.fullmatch(r"(\+{0,2}[A-Za-z_][\w/]*)=(nan|inf)", argument, flags=re.IGNORECASE)
+    return f"{match.group(1)}='{match.group(2)}'" if match else argument
 
 
 def resolvable_cfg_request(arguments: list[str]) -> list[str]:

@@ -147,9 +147,19 @@ class TrainerConfig:
     distribute: str = "none"  # none | mirrored (tf.distribute.MirroredStrategy over `devices`)
     devices: list[str] | None = None  # mirrored: e.g. [/gpu:0, /gpu:1]; null: every GPU
     gpu_memory_growth: bool = True  # allocate GPU memory as needed (the seed article's allow_growth)
+    limit_batches: int | None = None  # debug: at most this many batches of each split per epoch
+    overfit_batches: int | None = None  # debug: train on these first batches only, the same ones every epoch
+    profile_steps: list[int] | None = None  # debug: [first, last] training step traced by TensorFlow's profiler
+    check_numerics: bool = False  # debug: stop at the first NaN or Inf a TensorFlow op produces, naming the op
 
     def __post_init__(self) -> None:
         require(self.epochs >= 1, "trainer.epochs", self.epochs, "must be >= 1")
+        for key in ("limit_batches", "overfit_batches"):
+            value = getattr(self, key)
+            require(value is None or value >= 1, f"trainer.{key}", value, "must be >= 1, or null")
+        require(self.profile_steps is None or (len(self.profile_steps) == 2 and 1 <= self.profile_steps[0]
+                                               <= self.profile_steps[1]), "trainer.profile_steps",
+                self.profile_steps, "[first, last] steps with 1 <= first <= last, or null")
         require(self.batch_size >= 1, "trainer.batch_size", self.batch_size, "must be >= 1")
         require(self.keep_checkpoints is None or self.keep_checkpoints >= 1, "trainer.keep_checkpoints",
                 self.keep_checkpoints, "must be >= 1, or null to keep every epoch")
@@ -210,6 +220,7 @@ class RunConfig:
     optimized_metric: Any = None  # what main() returns to a sweeper, a list for several objectives; null: the task's
     data_dir: str = "data"
     results_dir: str = "results"
+    experiment: str | None = None  # the conf/experiment/ bundle this run was started from (set by it)
 
     def __post_init__(self) -> None:
         require(self.seed is None or 0 <= self.seed < 2**32, "seed", self.seed,

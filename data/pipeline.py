@@ -138,12 +138,23 @@ def read_all(source: SplitSource) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 def training_batches(source: SplitSource, batch_size: int, seed: int, first_epoch: int,
-                     epochs: int) -> tf.data.Dataset:
+                     epochs: int, limit: int | None = None, overfit: int | None = None) -> tf.data.Dataset:
     """The shuffled (and augmented) batches of epochs `first_epoch` .. `epochs - 1`, one epoch after the other.
 
     Batch b of epoch e is augmented with the stateless seed (seed, e, b): a resumed run sees the
-    very same augmented batches.
+    very same augmented batches. Debugging: `limit` keeps each epoch's first batches; `overfit`
+    gives every epoch the first epoch's first `overfit` batches, the same ones again and again.
     """
+    if overfit is not None:
+        return (_training_batches(source, batch_size, seed, 0, 1, overfit).repeat(epochs - first_epoch)
+                .apply(tf.data.experimental.assert_cardinality(
+                    (epochs - first_epoch) * min(overfit, steps_per_epoch(source.count, batch_size)))))
+    return _training_batches(source, batch_size, seed, first_epoch, epochs, limit)
+
+
+def _training_batches(source: SplitSource, batch_size: int, seed: int, first_epoch: int, epochs: int,
+                      limit: int | None) -> tf.data.Dataset:
+    steps = min(steps_per_epoch(source.count, batch_size), limit or source.count)
     normalise = _normaliser(source)
     transform = augmentation(source.augment, source.input_shape)
 
@@ -164,12 +175,13 @@ def training_batches(source: SplitSource, batch_size: int, seed: int, first_epoc
             order = tf.random.experimental.index_shuffle(
                 tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]),
                 max_index=count - 1)
-            return (tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
+            return (tf.data.Dataset.from_tensor_slices(order).batch(batch_size).take(steps).enumerate()
                     .map(plain(lambda batch, index: (epoch, batch, tf.gather(features, index), tf.gather(labels, index)))))
 
         return (tf.data.Dataset.range(first_epoch, epochs)
                 .flat_map(epoch_batches)
                 .map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                .apply(tf.data.experimental.assert_cardinality((epochs - first_epoch) * steps))
                 .prefetch(tf.data.AUTOTUNE))
 
     files = tf.constant(source.files)
@@ -194,23 +206,24 @@ def training_batches(source: SplitSource, batch_size: int, seed: int, first_epoc
                    .batch(window)
                    .enumerate()
                    .flat_map(plain(lambda index, block: shuffled_window(index, block, epoch))))
-        return _batched(records, source, batch_size).enumerate().map(plain(lambda batch, xy: (epoch, batch, *xy)))
+        return _batched(records, source, batch_size).take(steps).enumerate().map(
+            plain(lambda batch, xy: (epoch, batch, *xy)))
 
     return (tf.data.Dataset.range(first_epoch, epochs)
             .flat_map(epoch_records)
             .map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             # shards do not tell tf.data their length; Keras wants it (progress, no "ran out of data")
-            .apply(tf.data.experimental.assert_cardinality(
-                (epochs - first_epoch) * steps_per_epoch(source.count, batch_size)))
+            .apply(tf.data.experimental.assert_cardinality((epochs - first_epoch) * steps))
             .prefetch(tf.data.AUTOTUNE))
 
 
-def evaluation_batches(source: SplitSource, batch_size: int) -> tf.data.Dataset:
+def evaluation_batches(source: SplitSource, batch_size: int, limit: int | None = None) -> tf.data.Dataset:
     """Batches in stored order, never augmented: validation and test data (cached once decoded when
-    kept in memory)."""
-    batches = (_batched(_records(source.files, source.layout), source, batch_size)
+    kept in memory); `limit` keeps the first batches only (debugging)."""
+    steps = min(steps_per_epoch(source.count, batch_size), limit or source.count)
+    batches = (_batched(_records(source.files, source.layout), source, batch_size).take(steps)
                .map(_normaliser(source), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-               .apply(tf.data.experimental.assert_cardinality(steps_per_epoch(source.count, batch_size))))
+               .apply(tf.data.experimental.assert_cardinality(steps)))
     if source.in_memory():
         batches = batches.cache()
     return batches.prefetch(tf.data.AUTOTUNE)

@@ -72,6 +72,7 @@ def start_run(cfg: DictConfig) -> Path:
     write_json_atomically(run_dir / "run.json", {
         "command": shlex.join(["python", "main.py", *overrides]),
         "seed": cfg.seed,
+        "experiment": cfg.get("experiment"),
         "versions": package_versions(),
         "git": git_state(),
         "host": platform.node(),

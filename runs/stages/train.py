@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -47,6 +48,8 @@ def run_callbacks(config: DictConfig, run_dir: Path) -> list:
         RunCheckpoint(run_dir, monitor=trainer.monitor, keep=trainer.keep_checkpoints),
         EpochLogger(trainer.epochs),
     ]
+    if trainer.profile_steps:
+        callbacks.append(profiler(run_dir / "train", *trainer.profile_steps))
     if trainer.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=trainer.monitor, mode=monitor_mode(trainer.monitor), patience=trainer.early_stopping_patience))
@@ -74,6 +77,60 @@ def out_of_memory_as_user_error(config: DictConfig):
         raise UserError(f"out of memory building or training model={config.model._target_.rsplit('.', 1)[-1]} "
                         f"with trainer.batch_size={config.trainer.batch_size}: reduce trainer.batch_size or the "
                         "model's size") from None
+
+
+def profiler(log_dir: Path, first: int, last: int):
+    """A callback tracing training steps first..last (counted from 1 in the run) with TensorFlow's
+    profiler, where TensorBoard's Profile tab reads it (`<run>/train/plugins/profile/`)."""
+    import keras
+    import tensorflow as tf
+
+    class Profiler(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.step, self.tracing = int(self.model.optimizer.iterations.numpy()), False
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.step += 1
+            if self.step == first:
+                tf.profiler.experimental.start(str(log_dir))
+                self.tracing = True
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.tracing and self.step >= last:
+                tf.profiler.experimental.stop()
+                self.tracing = False
+                log.info("profiled training steps %d-%d into %s", first, last, log_dir)
+
+        def on_train_end(self, logs=None):
+            if self.tracing:
+                tf.profiler.experimental.stop()
+
+    return Profiler()
+
+
+@contextlib.contextmanager
+def numeric_errors_as_user_error(check: bool):
+    """trainer.check_numerics: TensorFlow checks every op's output and the first NaN or Inf stops training
+    with one line naming the op (and the run keeps its checkpoints up to the epoch before)."""
+    if not check:
+        yield
+        return
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("WARNING")  # not "Enabled check-numerics callback in thread MainThread"
+    tf.debugging.enable_check_numerics()
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as error:
+        text = " ".join(str(error.message).split())
+        if "NaN" not in text and "Infinity" not in text:
+            raise
+        op = re.search(r"Detected at node (\S+?)(?:/CheckNumerics\w*)?\s", text) or re.search(
+            r'of (?:graph|eagerly-executing) op "([^"]+)"', text)
+        raise UserError(f"trainer.check_numerics: the first NaN or Inf of this run appeared in the output of "
+                        f"{op.group(1) if op else 'an op'}; look at the learning rate, the inputs and the loss") from None
+    finally:
+        tf.debugging.disable_check_numerics()
 
 
 def trial_callback(config: DictConfig):
@@ -112,13 +169,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if plan.start_from is not None:
         model.load_checkpoint(plan.start_from)
         log.info("continuing from %s (epoch %d)", plan.start_from, plan.first_epoch)
-    steps = steps_per_epoch(splits["train"].count, batch_size)
+    trainer = config.trainer
+    limit = trainer.limit_batches
+    steps = min(steps_per_epoch(splits["train"].count, batch_size), trainer.overfit_batches or limit or 2**62)
     cut_back(run_dir, plan.first_epoch, plan.first_epoch * steps)  # a resumed run's records end where it resumes
-    if plan.first_epoch < config.trainer.epochs:
-        with out_of_memory_as_user_error(config):
+    if plan.first_epoch < trainer.epochs:
+        with out_of_memory_as_user_error(config), numeric_errors_as_user_error(trainer.check_numerics):
             model.fit(
-                training_batches(splits["train"], batch_size, config.seed, plan.first_epoch, config.trainer.epochs),
-                evaluation_batches(splits["val"], batch_size),
+                training_batches(splits["train"], batch_size, config.seed, plan.first_epoch, trainer.epochs,
+                                 limit=limit, overfit=trainer.overfit_batches),
+                evaluation_batches(splits["val"], batch_size, limit),
                 steps_per_epoch=steps, initial_epoch=plan.first_epoch,
                 callbacks=(*run_callbacks(config, run_dir), *([pruning] if pruning else [])))
     fit_time = time.perf_counter() - fit_started
@@ -131,7 +191,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
                            if name.startswith("val_")}}
     else:
         model.load_checkpoint(best_path)
-        results = {split: model.evaluate(evaluation_batches(source, batch_size)) for split, source in splits.items()}
+        results = {split: model.evaluate(evaluation_batches(source, batch_size, limit))
+                   for split, source in splits.items()}
     metrics = {
         **results,
         "epochs_run": state["last_epoch"],
