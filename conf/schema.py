@@ -221,6 +221,7 @@ class RunConfig:
     data_dir: str = "data"
     results_dir: str = "results"
     experiment: str | None = None  # the conf/experiment/ bundle this run was started from (set by it)
+    applied_best: Any = None  # what best=true applied ({key: value}), recorded so a replay never re-reads conf/
 
     def __post_init__(self) -> None:
         require(self.seed is None or 0 <= self.seed < 2**32, "seed", self.seed,

@@ -112,9 +112,12 @@ def apply_best(cfg: DictConfig) -> None:
                         f"hpsearch={choices.model}) and promote it (python -m hpsearch.promote <sweep folder>)")
     from_command_line = {o.key_or_group for o in OverridesParser.create().parse_overrides(
         list(HydraConfig.get().overrides.task))}
-    for key, value in best.items():
-        if key not in from_command_line:
-            OmegaConf.update(cfg, key, value, merge=False)
+    applied = {key: value for key, value in best.items() if key not in from_command_line}
+    for key, value in applied.items():
+        OmegaConf.update(cfg, key, value, merge=False)
+    # the run records the values themselves: its replay command and config give the same run after a later
+    # promote rewrites the file (runs.record writes them into run.json's command in place of best=true)
+    cfg.best, cfg.applied_best = False, applied
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The resolvers `conf/config.yaml` uses to name a job's output folder; `main.py` registers them.
+"""The resolvers the config uses, to name a job's output folder above all; `main.py` registers them.
 
     hydra.run.dir: ${unique_dir:${stage_output_dir:...}}
 
@@ -147,8 +147,15 @@ def project_dir(name: str) -> str:
     return str(PROJECT_ROOT / name)
 
 
+def config_options(group: str) -> str:
+    """The options of a config group, from its folder in `conf/` (for `--help`, conf/hydra/help/project.yaml)."""
+    from conf import CONF_DIR
+
+    return ", ".join(sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml")))
+
+
 def register_resolvers() -> None:
     for name, function in (("unique_dir", unique_dir), ("stage_output_dir", stage_output_dir),
-                           ("sweep_dir", sweep_dir), ("project_dir", project_dir)):
+                           ("sweep_dir", sweep_dir), ("project_dir", project_dir), ("config_options", config_options)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, function, use_cache=True)

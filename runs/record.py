@@ -8,6 +8,7 @@ for a resumed or branched run, the parent's config with the command line's chang
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 import random
@@ -69,6 +70,9 @@ def start_run(cfg: DictConfig) -> Path:
         # resolved: a run folder's config is literal data (`runs.untrusted` refuses interpolations)
         write_text_atomically(run_dir / hydra.output_subdir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     overrides = [o for o in hydra.overrides.task if not o.startswith("seed=")] + [f"seed={cfg.seed}"]
+    if cfg.get("applied_best"):  # best=true: the values it applied, not a file that a later promote rewrites
+        overrides = [o for o in overrides if o.lstrip("+~").split("=")[0] != "best"] + [
+            f"{key}={json.dumps(value)}" for key, value in OmegaConf.to_container(cfg.applied_best).items()]
     write_json_atomically(run_dir / "run.json", {
         "command": shlex.join(["python", "main.py", *overrides]),
         "seed": cfg.seed,

@@ -68,3 +68,18 @@ def test_default_folders_are_the_projects_wherever_the_command_starts(tmp_path):
     relative = run_main(tmp_path, "--cfg", "job", "--resolve", "results_dir=mine")
     assert "results_dir: mine\n" in relative.stdout  # given on the command line: from the current folder
     assert list(tmp_path.iterdir()) == []
+
+
+def test_help_lists_the_groups_to_choose_from_with_their_options(tmp_path):
+    from tests.conftest import PROJECT_ROOT
+
+    shown = run_main(tmp_path, "--help")
+    assert shown.returncode == 0, shown.stderr
+    lines = {line.split()[0]: line for line in shown.stdout.splitlines() if line.startswith("  ")}
+    groups = {path.name for path in (PROJECT_ROOT / "conf").iterdir() if path.is_dir()} - {"hydra", "best_params",
+                                                                                          "__pycache__"}
+    for group in groups:  # every selectable group, with every option its folder holds
+        options = sorted(path.stem for path in (PROJECT_ROOT / "conf" / group).glob("*.yaml"))
+        assert lines[group].endswith(", ".join(options)) or ", ".join(options) + " (" in lines[group], group
+    assert "best_params" not in shown.stdout and "schema" not in shown.stdout
+    assert list(tmp_path.iterdir()) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shlex
 import shutil
 
 import yaml
@@ -61,6 +62,19 @@ def test_best_true_applies_the_shipped_best_configuration_under_the_command_line
     for key, value in shipped.items():
         group, name = key.split(".")
         assert config[group][name] == (0.05 if key == "model.dropout" else value)
+    # the run records the values best=true applied, so its replay never depends on conf/best_params/ again
+    assert config["best"] is False and config["applied_best"] == {k: v for k, v in shipped.items()
+                                                                   if k != "model.dropout"}
+    command = json.loads((run_dir / "run.json").read_text())["command"]
+    assert "best=true" not in command and "optimizer.lr=" in command
+    replay = run_main(tmp_path, *shlex.split(command)[2:], "results_dir=replay")
+    assert replay.returncode == 0, replay.stderr
+    [replayed] = list((tmp_path / "replay" / "mlp" / "digits").iterdir())
+    again = yaml.safe_load((replayed / ".hydra" / "config.yaml").read_text())
+    assert {k: again[k] for k in ("model", "optimizer", "trainer", "seed")} == \
+        {k: config[k] for k in ("model", "optimizer", "trainer", "seed")}
+    assert json.loads((replayed / "metrics.json").read_text())["test"] == json.loads(
+        (run_dir / "metrics.json").read_text())["test"]
     missing = run_main(tmp_path, "best=true", "dataset=synthetic")
     assert missing.returncode == 2
     assert missing.stderr.startswith("error: best=true: no best configuration for model=mlp on dataset=synthetic")
