@@ -73,23 +73,38 @@ def write_report(study: optuna.Study, sweep_dir: Path, params: dict[str, Any]) -
 
 
 def write_plots(study: optuna.Study, sweep_dir: Path) -> None:
-    """Optimisation history and parameter importances as HTML; skipped (with a log line) when the
+    """Optimisation history and parameter importances, as HTML (plotly, interactive) and PNG
+    (matplotlib, for a report or a terminal without a browser); skipped (with a log line) when the
     study has too few complete trials for them."""
+    import warnings
+
+    import matplotlib
     import optuna.visualization as plots
 
+    matplotlib.use("Agg")  # off-screen: a sweep may run where there is no display
+    import matplotlib.pyplot as plt
+    import optuna.visualization.matplotlib as pictures
+
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
-    figures = {"optimization_history": lambda: plots.plot_optimization_history(study, target=_first(study)),
-               "param_importances": lambda: plots.plot_param_importances(study, target=_first(study))}
-    for name, make in figures.items():
+    figures = {"optimization_history": (plots.plot_optimization_history, pictures.plot_optimization_history),
+               "param_importances": (plots.plot_param_importances, pictures.plot_param_importances)}
+    for name, (html_plot, png_plot) in figures.items():
         if len(complete) < 2:
             log.info("no %s plot: fewer than two complete trials", name)
             continue
         try:
-            html = make().to_html(include_plotlyjs="cdn")
+            html = html_plot(study, target=_first(study)).to_html(include_plotlyjs="cdn")
+            with warnings.catch_warnings():  # Optuna marks its matplotlib plots experimental
+                warnings.simplefilter("ignore")
+                axes = png_plot(study, target=_first(study))
         except (ValueError, RuntimeError) as error:  # e.g. no parameter varied across trials
             log.info("no %s plot: %s", name, error)
             continue
         write_text_atomically(sweep_dir / f"{name}.html", html)
+        figure = axes.figure
+        replace_atomically(sweep_dir / f"{name}.png", lambda temporary: figure.savefig(
+            temporary, format="png", dpi=110, bbox_inches="tight"), suffix=".png")
+        plt.close(figure)
 
 
 def _first(study: optuna.Study):

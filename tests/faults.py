@@ -60,8 +60,8 @@ def install(fault: dict) -> None:
 
     original_callbacks = train.run_callbacks
 
-    def run_callbacks(config, run_dir):
-        callbacks = original_callbacks(config, run_dir)
+    def run_callbacks(config, run_dir, *args):
+        callbacks = original_callbacks(config, run_dir, *args)
         return [callbacks[0], Killer(), *callbacks[1:]]  # after RunCheckpoint: its epoch is committed first
 
     train.run_callbacks = run_callbacks

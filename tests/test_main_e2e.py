@@ -59,6 +59,13 @@ def test_train_run_folder_holds_everything(tmp_path, digits_data):
     assert run["versions"]["tensorflow"].startswith("2.")
     assert "Dense" in (run_dir / "model_summary.txt").read_text()
     assert "epoch 3/3" in (run_dir / "main.log").read_text()
+    # pictures: learning curves, and the confusion matrix of the test split, as real PNG files
+    from PIL import Image
+
+    for picture in ("learning_curves.png", "confusion_matrix.png"):
+        with Image.open(run_dir / picture) as image:
+            image.verify()
+            assert image.format == "PNG" and image.size[0] > 300
     assert "config" in result.stderr and "hidden_units: [32]" in result.stderr  # the printed config tree
 
     # README's "Using a trained model from Python": the best checkpoint reproduces the test accuracy

@@ -96,3 +96,26 @@ def test_missing_or_corrupt_checkpoints_are_user_errors(tmp_path):
     model.network.save(str(tmp_path / "good.keras"))
     with pytest.raises(UserError, match="cannot be loaded into CNN"):
         build_model(compose_config("model=cnn")).load_checkpoint(tmp_path / "good.keras")
+
+
+def test_a_terminal_gets_a_progress_bar_per_epoch_and_a_log_file_one_line(caplog):
+    """EpochLogger: the bar (drawn on the console it is given, else on stderr when that is a terminal)."""
+    import io
+    import logging
+
+    import keras
+    from rich.console import Console
+
+    from runs.stages.epoch_logger import EpochLogger
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile("adam", "mse")
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    with caplog.at_level(logging.INFO, logger="train"):
+        model.fit(np.zeros((64, 4)), np.zeros((64, 2)), batch_size=16, epochs=2, verbose=0,
+                  callbacks=[EpochLogger(2, steps=4, console=console)])
+    drawn = screen.getvalue()
+    assert "epoch 1/2" in drawn and "4/4" in drawn and "loss=" in drawn  # steps, counts, running loss
+    assert [record.getMessage().split(" loss=")[0] for record in caplog.records] == ["epoch 1/2", "epoch 2/2"]
+    assert EpochLogger(2).show_progress is False  # pytest's stderr is no terminal: the line only

@@ -55,6 +55,12 @@ def test_a_sweep_finds_the_minimum_and_leaves_its_records(tmp_path):
         assert f"trial.number={row['number']}" in overrides
     assert (sweep_dir / "study.journal").is_file()
     assert (sweep_dir / "optimization_history.html").is_file() and (sweep_dir / "param_importances.html").is_file()
+    from PIL import Image
+
+    for picture in ("optimization_history.png", "param_importances.png"):  # beside the HTML ones
+        with Image.open(sweep_dir / picture) as image:
+            image.verify()
+            assert image.format == "PNG"
     assert list((sweep_dir / "0" / "hparams").glob("events.out.tfevents.*"))
     assert "trial 11 (12/12 finished) COMPLETE value=" in result.stdout  # the app logs to stdout
 

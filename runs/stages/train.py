@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from runs.training_plan import plan_training
 log = logging.getLogger("train")
 
 
-def run_callbacks(config: DictConfig, run_dir: Path) -> list:
+def run_callbacks(config: DictConfig, run_dir: Path, steps: int | None = None) -> list:
     """What a run writes while it trains: each epoch's checkpoint, its records (history.csv and
     TensorBoard) and state.json, in that order (`RunCheckpoint`), then its log line."""
     import keras
@@ -46,7 +47,7 @@ def run_callbacks(config: DictConfig, run_dir: Path) -> list:
     trainer = config.trainer
     callbacks = [
         RunCheckpoint(run_dir, monitor=trainer.monitor, keep=trainer.keep_checkpoints),
-        EpochLogger(trainer.epochs),
+        EpochLogger(trainer.epochs, steps),
     ]
     if trainer.profile_steps:
         callbacks.append(profiler(run_dir / "train", *trainer.profile_steps))
@@ -180,7 +181,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                                  limit=limit, overfit=trainer.overfit_batches),
                 evaluation_batches(splits["val"], batch_size, limit),
                 steps_per_epoch=steps, initial_epoch=plan.first_epoch,
-                callbacks=(*run_callbacks(config, run_dir), *([pruning] if pruning else [])))
+                callbacks=(*run_callbacks(config, run_dir, steps), *([pruning] if pruning else [])))
     fit_time = time.perf_counter() - fit_started
 
     state = checkpoint_state(run_dir)
@@ -204,13 +205,47 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if pruned:
         metrics["pruned_at_epoch"] = pruning.pruned_at
     write_json_atomically(run_dir / "metrics.json", metrics)
+    if not pruned:
+        draw_pictures(model, run_dir, config, splits["test"], manifest, best_epoch, limit)
     flat = flat_metrics(results)
     if pruned:
         log.info("pruned after epoch %d: %s", pruning.pruned_at,
                  " ".join(f"{name}={value:.4f}" for name, value in sorted(flat.items())))
         raise pruning.pruned_exception()
     log.info("best epoch %d: %s", best_epoch, " ".join(f"{name}={value:.4f}" for name, value in sorted(flat.items())))
+    if sys.stderr.isatty():  # a summary table on a terminal; the line above is what a log file keeps
+        print_summary(results, best_epoch, run_dir)
     return flat
+
+
+def print_summary(results: dict[str, dict[str, float]], best_epoch: int, run_dir: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    names = sorted({name for values in results.values() for name in values})
+    table = Table("split", *names, title=f"best epoch {best_epoch}: {run_dir}")
+    for split, values in results.items():
+        table.add_row(split, *(f"{values[name]:.4f}" if name in values else "" for name in names))
+    Console(stderr=True).print(table)
+
+
+def draw_pictures(model: BaseModel, run_dir: Path, config: DictConfig, test, manifest: dict, best_epoch: int,
+                  limit: int | None) -> None:
+    """learning_curves.png, and for classification confusion_matrix.png of the best checkpoint on the test split."""
+    import numpy as np
+
+    from conf.schema import TASK_METRICS
+    from runs.plots import confusion_matrix, learning_curves
+
+    learning_curves(run_dir, TASK_METRICS[config.dataset.task][1], best_epoch)
+    if config.dataset.task != "classification" or test.count == 0:
+        return
+    labels, predicted = [], []
+    for x, y in evaluation_batches(test, config.trainer.batch_size, limit):
+        labels.append(y.numpy().reshape(-1))
+        predicted.append(np.asarray(model.network(x, training=False)).argmax(axis=-1))
+    names = [str(name) for name in manifest.get("class_names") or range(config.dataset.num_classes)]
+    confusion_matrix(run_dir, np.concatenate(labels), np.concatenate(predicted), names)
 
 
 def flat_metrics(results: dict[str, dict[str, float]]) -> dict[str, float]:

@@ -1,0 +1,82 @@
+"""Pictures a finished run leaves in its folder: `learning_curves.png` and, for classification,
+`confusion_matrix.png` on the test split. matplotlib draws them off-screen (Agg), each written
+atomically."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from runs.atomic_files import replace_atomically
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure, path: Path) -> None:
+    replace_atomically(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110,
+                                                              bbox_inches="tight"), suffix=".png")
+
+
+def learning_curves(run_dir: Path, metric: str, best_epoch: int | None) -> Path | None:
+    """Loss and `metric` per epoch, train and validation, from history.csv; the best epoch marked."""
+    history = run_dir / "history.csv"
+    if not history.is_file():
+        return None
+    with history.open() as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return None
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [int(row["epoch"]) for row in rows]
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for axis, name in zip(axes, ("loss", metric), strict=True):
+        for prefix, label in (("", "train"), ("val_", "validation")):
+            if f"{prefix}{name}" in rows[0]:
+                axis.plot(epochs, [float(row[f"{prefix}{name}"]) for row in rows], marker=".", label=label)
+        if best_epoch:
+            axis.axvline(best_epoch, color="grey", linestyle="--", linewidth=1, label=f"best epoch ({best_epoch})")
+        axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_title(name)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    path = run_dir / "learning_curves.png"
+    _save(figure, path)
+    plt.close(figure)
+    return path
+
+
+def confusion_matrix(run_dir: Path, labels: np.ndarray, predicted: np.ndarray, class_names: list[str]) -> Path:
+    """Counts of (true class, predicted class) on the test split, with the counts written in the cells."""
+    plt = _pyplot()
+    classes = len(class_names)
+    counts = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(counts, (labels.astype(np.int64), predicted.astype(np.int64)), 1)
+    size = max(4.0, 0.45 * classes + 2)
+    figure, axis = plt.subplots(figsize=(size, size))
+    axis.imshow(counts, cmap="Blues")
+    axis.set_xticks(range(classes), class_names, rotation=90 if classes > 10 else 0)
+    axis.set_yticks(range(classes), class_names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    accuracy = np.trace(counts) / max(1, counts.sum())
+    axis.set_title(f"test split: {counts.sum()} examples, accuracy {accuracy:.4f}")
+    if classes <= 30:
+        for (row, column), count in np.ndenumerate(counts):
+            axis.text(column, row, str(count), ha="center", va="center", fontsize=8,
+                      color="white" if count > counts.max() / 2 else "black")
+    path = run_dir / "confusion_matrix.png"
+    _save(figure, path)
+    plt.close(figure)
+    return path
