@@ -44,6 +44,7 @@ FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 # Bounds a config is checked against before anything is allocated: a value past them is a typo or
 # a crafted run folder, and would otherwise end in an allocation failure deep inside TensorFlow.
 MAX_UNITS = 1 << 20  # units of a layer, filters of a convolution
+LOGGERS = ("tensorboard", "csv", "mlflow")
 
 
 def require(condition: bool, key: str, value: Any, allowed: str) -> None:
@@ -222,6 +223,7 @@ class RunConfig:
     results_dir: str = "results"
     experiment: str | None = None  # the conf/experiment/ bundle this run was started from (set by it)
     applied_best: Any = None  # what best=true applied ({key: value}), recorded so a replay never re-reads conf/
+    logger: Any = None  # {name: settings} of the loggers chosen with logger=: tensorboard, csv, mlflow
 
     def __post_init__(self) -> None:
         require(self.seed is None or 0 <= self.seed < 2**32, "seed", self.seed,
@@ -233,6 +235,9 @@ class RunConfig:
         for key in ("data_dir", "results_dir"):
             require(bool(str(getattr(self, key)).strip()), key, getattr(self, key),
                     "must name a folder (an empty path would write into the current folder)")
+        loggers = _plain(self.logger) or {}
+        require(isinstance(loggers, dict) and set(loggers) <= set(LOGGERS), "logger", loggers,
+                f"choose among {', '.join(LOGGERS)} (logger=[tensorboard,mlflow] for several)")
         require(self.checkpoint is None or self.run is not None, "checkpoint", self.checkpoint,
                 "names a checkpoint of an earlier run: add run=<run folder> or run=latest")
 

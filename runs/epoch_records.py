@@ -33,14 +33,19 @@ TEMPORARY = re.compile(r"^\.(epoch_\d+\.keras|state\.json|history\.csv|metrics\.
 class EpochRecords:
     """Writes one epoch's metrics to `history.csv` and to TensorBoard, flushed before it returns."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, tensorboard: bool = True) -> None:
         import tensorflow as tf
 
         self.run_dir = Path(run_dir)
-        self.writers = {folder: tf.summary.create_file_writer(str(self.run_dir / folder)) for folder in LOG_FOLDERS}
+        self.writers = {folder: tf.summary.create_file_writer(str(self.run_dir / folder))
+                        for folder in LOG_FOLDERS} if tensorboard else {}
 
     def write(self, epoch: int, logs: dict[str, float], iterations: int) -> None:
         import tensorflow as tf
+
+        if not self.writers:  # logger=csv without tensorboard: the history row only
+            self._append_row(epoch, logs)
+            return
 
         split = {"train": {name: value for name, value in logs.items() if not name.startswith("val_")},
                  "validation": {name[len("val_"):]: value for name, value in logs.items() if name.startswith("val_")}}

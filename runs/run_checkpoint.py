@@ -29,9 +29,10 @@ class RunCheckpoint(keras.callbacks.Callback):
             earlier, interrupted fit of the same run left it.
         monitor: the epoch metric that decides the best checkpoint (`val_loss`, `val_accuracy`, ...).
         keep: how many of the newest epoch checkpoints to keep besides the best; None keeps every epoch.
+        tensorboard: also write each epoch's scalars for TensorBoard (history.csv is always written).
     """
 
-    def __init__(self, run_dir: Path, monitor: str = "val_loss", keep: int | None = 3) -> None:
+    def __init__(self, run_dir: Path, monitor: str = "val_loss", keep: int | None = 3, tensorboard: bool = True) -> None:
         super().__init__()
         self.run_dir = Path(run_dir)
         self.directory = self.run_dir / CHECKPOINTS
@@ -39,7 +40,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.keep = keep
         self.mode = monitor_mode(monitor)
         self.state = checkpoint_state(self.run_dir)
-        self.records = EpochRecords(self.run_dir)
+        self.records = EpochRecords(self.run_dir, tensorboard)
 
     def _improved(self, value: float) -> bool:
         best = self.state.get("best_value")

@@ -34,6 +34,9 @@ def preload() -> None:
         import keras  # noqa: F401
         import tensorflow  # noqa: F401
 
+        import matplotlib.pyplot  # noqa: F401 -- the pictures every finished run draws
+        import mlflow  # noqa: F401 -- logger=mlflow
+
         import hpsearch.sweeper  # noqa: F401
         import main  # noqa: F401
         import runs.stages  # noqa: F401

@@ -64,3 +64,36 @@ def test_debug_fast_overfit_profile_and_nan(workdir):
     lines = [line for line in nan.stderr.splitlines() if line.startswith("error:")]
     assert nan.stderr.strip().splitlines()[-1] == lines[0] and "Traceback" not in nan.stderr
     assert len(lines) == 1 and "NaN or Inf" in lines[0] and "sparse_categorical_crossentropy" in lines[0]
+
+
+def test_loggers_tensorboard_csv_and_mlflow_with_a_sweep_as_one_experiment(workdir):
+    import os
+
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    from mlflow.tracking import MlflowClient
+
+    both = run_main(workdir, "logger=[tensorboard,mlflow]", "trainer.epochs=2", "model.hidden_units=[16]")
+    assert both.returncode == 0, both.stderr
+    [run] = (workdir / "results" / "mlp" / "digits").iterdir()
+    assert (run / "train").is_dir() and (run / "mlflow.json").is_file()
+    client = MlflowClient(f"file:{workdir / 'results' / 'mlruns'}")
+    record = json.loads((run / "mlflow.json").read_text())
+    logged = client.get_run(record["run_id"])
+    assert logged.data.params["model.hidden_units"] == "[16]" and logged.data.params["optimizer.lr"] == "0.001"
+    assert logged.data.tags["run_folder"] == str(run.resolve())
+    assert [m.step for m in client.get_metric_history(record["run_id"], "val_accuracy")] == [1, 2]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert logged.data.metrics["final_test_accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+
+    only_csv = run_main(workdir, "logger=csv", "trainer.epochs=1", "model.hidden_units=[16]", "results_dir=csv")
+    assert only_csv.returncode == 0, only_csv.stderr
+    [run] = (workdir / "csv" / "mlp" / "digits").iterdir()
+    assert (run / "history.csv").is_file() and not (run / "train").exists() and not (run / "mlflow.json").exists()
+
+    swept = run_main(workdir, "-m", "hydra/sweeper=optuna", "hydra/sweeper/pruner=none", "logger=mlflow",
+                     "hydra.sweeper.n_trials=2", "hydra.sweeper.study_name=tiny", "trainer.epochs=1",
+                     "model.hidden_units=choice([8],[16])")
+    assert swept.returncode == 0, swept.stderr
+    experiment = client.get_experiment_by_name("tiny")
+    trials = client.search_runs([experiment.experiment_id])
+    assert sorted(r.info.run_name for r in trials) == ["trial 0", "trial 1"]

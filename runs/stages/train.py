@@ -45,10 +45,16 @@ def run_callbacks(config: DictConfig, run_dir: Path, steps: int | None = None) -
     from runs.stages.epoch_logger import EpochLogger
 
     trainer = config.trainer
+    loggers = chosen_loggers(config)
     callbacks = [
-        RunCheckpoint(run_dir, monitor=trainer.monitor, keep=trainer.keep_checkpoints),
+        RunCheckpoint(run_dir, monitor=trainer.monitor, keep=trainer.keep_checkpoints,
+                      tensorboard="tensorboard" in loggers),
         EpochLogger(trainer.epochs, steps),
     ]
+    if "mlflow" in loggers:
+        from runs.stages.mlflow_logger import MlflowLogger
+
+        callbacks.append(MlflowLogger(config, run_dir, loggers["mlflow"]))
     if trainer.profile_steps:
         callbacks.append(profiler(run_dir / "train", *trainer.profile_steps))
     if trainer.early_stopping_patience:
@@ -78,6 +84,13 @@ def out_of_memory_as_user_error(config: DictConfig):
         raise UserError(f"out of memory building or training model={config.model._target_.rsplit('.', 1)[-1]} "
                         f"with trainer.batch_size={config.trainer.batch_size}: reduce trainer.batch_size or the "
                         "model's size") from None
+
+
+def chosen_loggers(config: DictConfig) -> dict:
+    """`logger=` as {name: settings}; a run recorded before loggers were chosen had TensorBoard."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(config.logger) if config.get("logger") else {"tensorboard": {}}
 
 
 def profiler(log_dir: Path, first: int, last: int):
@@ -207,6 +220,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     write_json_atomically(run_dir / "metrics.json", metrics)
     if not pruned:
         draw_pictures(model, run_dir, config, splits["test"], manifest, best_epoch, limit)
+    if "mlflow" in chosen_loggers(config):
+        from runs.stages.mlflow_logger import log_final_metrics
+
+        log_final_metrics(run_dir, flat_metrics(results), run_dir / "learning_curves.png")
     flat = flat_metrics(results)
     if pruned:
         log.info("pruned after epoch %d: %s", pruning.pruned_at,

@@ -1,0 +1,102 @@
+"""logger=mlflow: a run's parameters, per-epoch metrics and final metrics in MLflow, linked to its folder.
+
+By default MLflow's local file store in `<results_dir>/mlruns` (no server: `mlflow ui --backend-store-uri
+results/mlruns` shows it); `logger.mlflow.tracking_uri` names any other store (`sqlite:///...`,
+`http://host:5000`). MLflow 3 keeps its file store in maintenance mode and refuses it unless
+`MLFLOW_ALLOW_FILE_STORE` is set, which this module does for that default only. The MLflow run's id
+is kept in `<run>/mlflow.json`, so a resumed run goes on logging into the same MLflow run; a sweep's
+trials are runs of one MLflow experiment named after the study.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import keras
+from omegaconf import DictConfig, OmegaConf
+
+from runs.atomic_files import write_json_atomically
+
+log = logging.getLogger("train")
+RECORD = "mlflow.json"
+ADDRESSING = ("run", "checkpoint", "input", "data_dir", "results_dir", "trial", "logger", "applied_best")
+
+
+def _client(tracking_uri: str):
+    if tracking_uri.startswith("file:"):
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    return mlflow
+
+
+def _params(config: DictConfig) -> dict[str, str]:
+    """The run's settings flattened to `group.key`, as MLflow keeps them (strings of at most 6000 characters)."""
+    plain = {key: value for key, value in OmegaConf.to_container(config, resolve=True).items()
+             if key not in ADDRESSING}
+
+    def flat(data, prefix=""):
+        for key, value in data.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict):
+                yield from flat(value, f"{name}.")
+            else:
+                yield name, json.dumps(value) if isinstance(value, (list, bool)) or value is None else str(value)
+
+    return {key: value[:6000] for key, value in flat(plain)}
+
+
+class MlflowLogger(keras.callbacks.Callback):
+    """Opens (or, on resume, reopens) the run's MLflow run and logs every epoch's metrics at step = epoch."""
+
+    def __init__(self, config: DictConfig, run_dir: Path, settings: dict) -> None:
+        super().__init__()
+        self.config, self.run_dir = config, Path(run_dir)
+        self.tracking_uri = settings.get("tracking_uri") or f"file:{Path(config.results_dir).resolve() / 'mlruns'}"
+        study = config.get("trial", {}).get("study_name") if config.get("trial") else None
+        self.experiment = settings.get("experiment_name") or study or config.get("experiment") or \
+            f"{config.model._target_.rsplit('.', 1)[-1].lower()}_{config.dataset.name}"
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        mlflow = _client(self.tracking_uri)
+        record = self.run_dir / RECORD
+        if record.is_file() and not record.is_symlink():  # a resumed run logs on into its MLflow run
+            run_id = json.loads(record.read_text()).get("run_id")
+            mlflow.start_run(run_id=run_id)
+            return
+        mlflow.set_experiment(self.experiment)
+        run = mlflow.start_run(run_name=self.run_dir.name if not self.run_dir.name.isdigit()
+                               else f"trial {self.run_dir.name}")
+        mlflow.log_params(_params(self.config))
+        mlflow.set_tags({"run_folder": str(self.run_dir.resolve()), "model": self.config.model._target_,
+                         "dataset": self.config.dataset.name, "experiment": str(self.config.get("experiment"))})
+        write_json_atomically(record, {"tracking_uri": self.tracking_uri, "run_id": run.info.run_id,
+                                       "experiment": self.experiment})
+        log.info("MLflow: run %s of experiment %s in %s", run.info.run_id, self.experiment, self.tracking_uri)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        import mlflow
+
+        mlflow.log_metrics({name: float(value) for name, value in (logs or {}).items()}, step=epoch + 1)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        import mlflow
+
+        mlflow.end_run()
+
+
+def log_final_metrics(run_dir: Path, metrics: dict[str, float], picture: Path) -> None:
+    """The best checkpoint's metrics on every split (and the learning curves) in the run's MLflow run."""
+    record = Path(run_dir) / RECORD
+    if not record.is_file():
+        return
+    saved = json.loads(record.read_text())
+    mlflow = _client(saved["tracking_uri"])
+    with mlflow.start_run(run_id=saved["run_id"]):
+        mlflow.log_metrics({f"final_{name}": float(value) for name, value in metrics.items()})
+        if picture.is_file():
+            mlflow.log_artifact(str(picture))
