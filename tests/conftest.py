@@ -34,9 +34,11 @@ def compose_config(*overrides: str) -> DictConfig:
 class MainServer:
     """A `tests/main_server.py` process of this test worker: runs `python main.py ...` in forked children."""
 
-    def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "tests" / "main_server.py")],
-                                        cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    def __init__(self, main: Path = MAIN) -> None:
+        self.main = main
+        self.process = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "tests" / "main_server.py"),
+                                         str(main.parent)], cwd=main.parent, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
         assert json.loads(self.process.stdout.readline()) == {"ready": True}
 
     def run(self, workdir: Path, args: list[str], timeout: float, env: dict, stdin: str | None,
@@ -44,7 +46,7 @@ class MainServer:
         with tempfile.TemporaryDirectory() as folder:
             files = {name: str(Path(folder) / name) for name in ("stdin", "stdout", "stderr")}
             Path(files["stdin"]).write_text(stdin or "")
-            request = {"main": str(MAIN), "args": list(args), "cwd": str(workdir), "env": env, "timeout": timeout,
+            request = {"main": str(self.main), "args": list(args), "cwd": str(workdir), "env": env, "timeout": timeout,
                        "fault": fault, **files}
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
@@ -55,7 +57,7 @@ class MainServer:
                                                Path(files["stdout"]).read_text(), Path(files["stderr"]).read_text())
 
 
-_SERVER: list[MainServer] = []
+_SERVERS: dict[Path, MainServer] = {}  # one per project copy whose main.py the tests run
 
 
 def run_main(workdir: Path, *args: str, timeout: float = 240, main: Path = MAIN, fork: bool = True,
@@ -63,8 +65,10 @@ def run_main(workdir: Path, *args: str, timeout: float = 240, main: Path = MAIN,
     """Run `python main.py args` with workdir as the current folder, and workdir/data, workdir/results as
     `data_dir` and `results_dir` unless args set them.
 
-    By default it is a child forked from this worker's `tests/main_server.py`, which imported
-    TensorFlow once; `fork=False` (or another project's `main`) starts a fresh interpreter.
+    By default it is a child forked from this worker's `tests/main_server.py` for that `main`, which
+    imported TensorFlow and the project once; `fork=False` starts a fresh interpreter. A server
+    imports the project's modules when it starts: files added to a project copy after its first
+    `run_main` are not seen.
     """
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("HYDRA_FULL_ERROR", None)
@@ -72,10 +76,10 @@ def run_main(workdir: Path, *args: str, timeout: float = 240, main: Path = MAIN,
     # the defaults are the project's own data/ and results/; a test keeps to its folder
     args = (*args, *(f"{key}={workdir / folder}" for key, folder in (("data_dir", "data"), ("results_dir", "results"))
                      if key not in given and "--cfg" not in args and "--help" not in args))
-    if fork and main == MAIN:
-        if not _SERVER:
-            _SERVER.append(MainServer())
-        return _SERVER[0].run(workdir, list(args), timeout, env, stdin, fault)
+    if fork:
+        if main not in _SERVERS:  # another project's copy: its own server, which imports that copy's modules
+            _SERVERS[main] = MainServer(main)
+        return _SERVERS[main].run(workdir, list(args), timeout, env, stdin, fault)
     assert fault is None, "faults are installed by the main server"
     return subprocess.run([sys.executable, str(main), *args], cwd=workdir, capture_output=True, text=True,
                           timeout=timeout, env=env, input=stdin)

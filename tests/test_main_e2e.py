@@ -137,13 +137,6 @@ class Logistic(BaseModel):
 ''')
     (project / "conf" / "model" / "logistic.yaml").write_text(
         "defaults:\n  - /schema/model/logistic@_here_\n  - _self_\n\n_target_: models.Logistic\nl2: 1.0e-4\n")
-    shutil.copytree(digits_data, tmp_path / "data")
-    result = run_main(tmp_path, "model=logistic", "trainer.epochs=4", "optimizer.lr=0.01", main=project / "main.py")
-    assert result.returncode == 0, result.stderr
-    [run_dir] = run_folders(tmp_path, model="logistic")
-    assert read_metrics(run_dir)["val"]["accuracy"] > 0.8
-    bad = run_main(tmp_path, "model=logistic", "model.l2=abc", main=project / "main.py")
-    assert bad.returncode == 2 and bad.stderr.startswith("error: model.l2: ")
     # a dataset with a config key of its own: one module in data/datasets/ and one YAML file, and
     # every stage on its runs works (evaluate re-reads the run's config with the dataset's schema)
     (project / "data" / "datasets" / "moons.py").write_text('''"""Two interleaving half-moons (scikit-learn)."""
@@ -175,6 +168,13 @@ SOURCE = Source(make_moons, schema=MoonsConfig, parametric=True, class_names=("u
     (project / "conf" / "dataset" / "moons.yaml").write_text(
         "defaults:\n  - /schema/dataset/moons@_here_\n  - _self_\n\nname: moons\ninput_shape: [2]\n"
         "num_classes: 2\nnormalize: standardize\nnoise: 0.1\n")
+    shutil.copytree(digits_data, tmp_path / "data")
+    result = run_main(tmp_path, "model=logistic", "trainer.epochs=4", "optimizer.lr=0.01", main=project / "main.py")
+    assert result.returncode == 0, result.stderr
+    [run_dir] = run_folders(tmp_path, model="logistic")
+    assert read_metrics(run_dir)["val"]["accuracy"] > 0.8
+    bad = run_main(tmp_path, "model=logistic", "model.l2=abc", main=project / "main.py")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: model.l2: ")
     args = ["dataset=moons", "dataset.noise=0.15", "trainer.epochs=15", "optimizer.lr=0.01"]
     trained = run_main(tmp_path, *args, main=project / "main.py")
     assert trained.returncode == 0, trained.stderr
