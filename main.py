@@ -32,6 +32,8 @@ from runs.output_dirs import discard_claims, register_resolvers
 register_configs()
 register_resolvers()
 log = logging.getLogger("main")
+# What a sweep imports once before it forks its parallel trials (hpsearch.trial_process.preload).
+PRELOAD = ("tensorflow", "keras", "runs.stages")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")

@@ -36,7 +36,7 @@ from conf.errors import ConfigError, UserError, first_line
 from hpsearch.report import write_hparams, write_plots, write_report
 from hpsearch.search_space import Parameter, as_override, grid_values, legacy_parameter, parse_space
 from hpsearch.study import journal_path, open_storage, remove_empty_study, storage_spec
-from hpsearch.trial_process import launch_forked, wait_for_any
+from hpsearch.trial_process import launch_forked, preload, wait_for_any
 
 log = logging.getLogger("hpsearch")
 
@@ -240,7 +240,7 @@ class OptunaSweeper(Sweeper):
             raise ConfigError(f"hydra.sweeper.timeout={timeout!r} is invalid: seconds > 0, or null for none")
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
-        self.hydra_context, self.config = hydra_context, config
+        self.hydra_context, self.config, self.task_function = hydra_context, config, task_function
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config)
         self.sweep_dir = Path(config.hydra.sweep.dir)
@@ -335,6 +335,7 @@ class OptunaSweeper(Sweeper):
         """`n_jobs` trials at a time, each in a process forked for it, the next one started as soon as any
         finishes or is pruned: no trial waits for the slowest of a batch. The processes die with the sweep
         (`trial_process.launch_forked`), and one that dies without a result is re-run."""
+        preload(self.task_function)
         started, returns, running = time.monotonic(), [], {}
         try:
             while True:
