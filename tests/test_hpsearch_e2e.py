@@ -15,6 +15,7 @@ from tests.conftest import run_main
 def test_mlp_search_prunes_trials_and_promotes_its_best(tmp_path, digits_data, monkeypatch):
     shutil.copytree(digits_data, tmp_path / "data")
     result = run_main(tmp_path, "-m", "hpsearch=mlp", "hydra.sweeper.n_trials=6", "trainer.epochs=6",
+                      "hydra.sweeper.n_jobs=2",  # two at a time, each trial in a process forked for it
                       "hydra.sweeper.sampler.n_startup_trials=6", "trainer.batch_size=32", "results_dir=elsewhere")
     assert result.returncode == 0, result.stderr
     sweep_dir = tmp_path / "elsewhere" / "sweeps" / "mlp_digits"

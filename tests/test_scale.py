@@ -154,9 +154,9 @@ def _peak_rss_kib(*commands: str) -> int:
 
 @pytest.mark.parametrize("step", ["prepare", "train"])
 def test_memory_does_not_grow_with_the_dataset(tmp_path, step):
-    """8x the examples (10 MB -> 82 MB of features) costs no more than a few MB of peak memory."""
+    """8x the examples (5 MB -> 41 MB of features) costs no more than a few MB of peak memory."""
     peaks = {}
-    for samples in (40_000, 320_000):
+    for samples in (20_000, 160_000):
         data = ["dataset=synthetic", f"dataset.num_samples={samples}", "dataset.input_shape=[64]", "dataset.noise=4"]
         prepare = (f"{sys.executable} -m data.prepare synthetic num_samples={samples} input_shape=[64] noise=4 "
                    f"--data-dir {tmp_path / 'data'}")
@@ -168,9 +168,9 @@ def test_memory_does_not_grow_with_the_dataset(tmp_path, step):
         else:
             subprocess.run(prepare, shell=True, check=True, cwd=PROJECT_ROOT, capture_output=True)
             peaks[samples] = _peak_rss_kib(train)
-    growth_mb = (peaks[320_000] - peaks[40_000]) / 1024
-    # held in memory, the 280,000 extra examples would take 72 MB at least once (3 copies before)
-    assert growth_mb < 25, peaks
+    growth_mb = (peaks[160_000] - peaks[20_000]) / 1024
+    # held in memory, the 140,000 extra examples would take 36 MB at least once (3 copies before)
+    assert growth_mb < 24, peaks
 
 
 def test_checkpoints_load_across_precisions_both_ways(tmp_path):
