@@ -176,6 +176,16 @@ def time_to(trials: list[tuple], target: float, column: int) -> float | None:
     return min(times) if times else None
 
 
+def improvements(trials: list[tuple]) -> str:
+    """Each new best value of a sweep, by when its trial ended."""
+    steps, best = [], float("-inf")
+    for number, value, ended, _ in sorted(trials, key=lambda trial: trial[2]):
+        if value > best:
+            best = value
+            steps.append(f"{ended:.0f}: {value:.4f} (#{number})")
+    return ", ".join(steps)
+
+
 def show(seconds: float | None) -> str:
     return "never" if seconds is None else f"{seconds:.1f} s"
 
@@ -218,6 +228,7 @@ def main() -> None:
             print(f"repeat {repeat + 1}: {kind:9s} wall {row['wall']:7.1f} s  best {row['best']:.4f}  "
                   f"{row['complete']} complete  reached {target:.4f} after {show(row['to_target'])} "
                   f"(by storage datetime_complete: {show(row['to_target_stored'])})", flush=True)
+            print(f"    best so far (s: value, trial): {improvements(row['trials'])}", flush=True)
         pairs.append(rows)
         ours, published = rows["ours"]["to_target"], rows["published"]["to_target"]
         if ours is not None:
