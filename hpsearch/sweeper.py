@@ -2,9 +2,10 @@
 
     python main.py -m hpsearch=mlp                                   # the MLP's search, see conf/hpsearch/
     python main.py -m hpsearch=mlp hydra.sweeper.n_trials=100 hydra/sweeper/pruner=median
-    python main.py -m hpsearch=mlp hydra/launcher=joblib hydra.launcher.n_jobs=2
+    python main.py -m hpsearch=mlp hydra.sweeper.n_jobs=2
 
-Each round asks `n_jobs` trials, launches them together through Hydra's launcher and tells the
+With the default launcher it keeps `n_jobs` trials running, each in a process forked for it, and
+starts the next as soon as one ends (another launcher gets `n_jobs` trials at a time); it tells the
 study what each returned: a value (COMPLETE), a pruning (PRUNED: the job stopped early because
 its pruner said so), or an error, NaN or inf (FAIL, with the message). The study is stored in
 the sweep folder unless `storage` names a database, so running the same command again continues
