@@ -36,10 +36,10 @@ def rows(runs: list[Run], results_dir: Path, sort: str | None) -> tuple[list[str
     metric_names = sorted({name for run in runs for name in run.metrics
                            if name.split("_", 1)[0] in ("val", "test")} - {"val_loss", "test_loss"})
     if sort is not None:
-        known = {"start", "epochs", *metric_names, *(name for run in runs for name in run.metrics)}
+        known = {"start", *metric_names, *(name for run in runs for name in run.metrics)}
         if sort not in known:
             raise UserError(f"--sort {sort}: not a column; sort by start or a metric: {', '.join(sorted(known))}")
-        if sort not in ("start", "epochs"):
+        if sort != "start":  # runs come oldest first already
             missing = float("inf") if minimized(sort) else float("-inf")
             runs = sorted(runs, key=lambda run: run.metrics.get(sort, missing), reverse=not minimized(sort))
             if sort not in metric_names:
