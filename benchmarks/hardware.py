@@ -29,9 +29,10 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from scratch import add_folder_arguments, run_in_scratch
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,17 +80,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--settings", default=",".join(SETTINGS), help=f"some of {', '.join(SETTINGS)}")
-    parser.add_argument("--raw-dir", type=Path, default=Path("/tmp/dm/downloads"),
-                        help="holds mnist/ with the raw IDX files")
-    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/bench/data"), help="prepared datasets")
-    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/bench"))
-    args = parser.parse_args()
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="hardware-", dir=args.work_dir))
-    try:
-        compare(args, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    add_folder_arguments(parser, mnist=True)
+    run_in_scratch(parser.parse_args(), "hardware", compare)
 
 
 def compare(args: argparse.Namespace, work: Path) -> None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from scratch import add_folder_arguments, run_in_scratch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,15 +37,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--hidden", default="256,128")
-    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/bench"))
-    args = parser.parse_args()
-
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="overhead-", dir=args.work_dir))
-    try:
-        compare(args, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    add_folder_arguments(parser)
+    run_in_scratch(parser.parse_args(), "overhead", compare)
 
 
 def compare(args: argparse.Namespace, work: Path) -> None:

@@ -14,8 +14,10 @@ made once with:
 (pip resolved it without conflict: Optuna 2.10.1 takes numpy 2.4.6 and SQLAlchemy 1.4.54; its
 TPE, sqlite storage and `ask`/`tell` run under them.)
 
-ours:      python main.py -m hpsearch=mlp hydra.sweeper.n_jobs=1 hydra.sweeper.sampler.seed=123 ...
-           (the project's sweeper with its default Hyperband pruner; a journal file in the sweep folder)
+ours:      python main.py -m hpsearch=mlp hydra.sweeper.n_jobs=2 hydra.sweeper.sampler.seed=123 ...
+           (the project's sweeper with its default Hyperband pruner, two trials running at a time, each on
+           one of the two cores; a journal file in the sweep folder. `--jobs 1` runs one at a time, and
+           `--ours KEY=VALUE ...` adds overrides, e.g. another pruner setting)
 published: <venv>/bin/python main.py -m model=mlp 'hydra.searchpath=[file://<work>/conf]'
            hydra/sweeper=published_optuna hydra.sweeper.direction=maximize hydra.sweeper.sampler.seed=123
            hydra.sweeper.storage=sqlite:///<work>/<study>.db <the params of conf/hpsearch/mlp.yaml> ...
@@ -108,9 +110,9 @@ def preset_params() -> list[str]:
 
 
 def ours_command(name: str, args: argparse.Namespace) -> list[str]:
-    return [sys.executable, str(ROOT / "main.py"), "-m", "hpsearch=mlp", "hydra.sweeper.n_jobs=1",
+    return [sys.executable, str(ROOT / "main.py"), "-m", "hpsearch=mlp", f"hydra.sweeper.n_jobs={args.jobs}",
             f"hydra.sweeper.n_trials={args.trials}", f"hydra.sweeper.sampler.seed={args.seed}",
-            f"hydra.sweeper.study_name={name}"]
+            f"hydra.sweeper.study_name={name}", *args.ours]
 
 
 def published_command(name: str, args: argparse.Namespace) -> list[str]:
@@ -196,6 +198,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--seed", type=int, default=123, help="TPE seed of both sweeps")
     parser.add_argument("--epochs", type=int, default=None, help="trainer.epochs (default: 30, the project's)")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="ours: hydra.sweeper.n_jobs (2, the published plugin's default n_jobs)")
+    parser.add_argument("--ours", nargs="*", default=[], help="more overrides for our sweep, e.g. "
+                        "hydra.sweeper.pruner.min_resource=3")
     parser.add_argument("--margin", type=float, default=0.002, help="target = published best - margin")
     parser.add_argument("--venv", type=Path, default=Path("/tmp/bench-sweeps/published-venv"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-sweeps/published"))

@@ -30,12 +30,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from scratch import add_folder_arguments, run_in_scratch
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,29 +74,20 @@ def main() -> None:
     parser.add_argument("--train-examples", type=int, default=12000, help="0: the whole training split")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--raw-dir", type=Path, default=Path("/tmp/dm/downloads"),
-                        help="holds mnist/ with the raw IDX files")
-    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/bench/data"), help="prepared datasets")
-    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/bench"))
-    args = parser.parse_args()
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="streaming-", dir=args.work_dir))
-    try:
-        compare(args, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    add_folder_arguments(parser, mnist=True)
+    run_in_scratch(parser.parse_args(), "streaming", compare)
 
 
 def compare(args: argparse.Namespace, work: Path) -> None:
     config = run_config(["model=cnn", "dataset=mnist", f"trainer.batch_size={args.batch_size}",
                          f"data_dir={args.data_dir}"])
+    from prepared_mnist import prepared_mnist
+
     from data.pipeline import split_source, steps_per_epoch, training_batches
     from data.prepare import read_manifest
     from models import build_model
     from models.base_model import BaseModel
     from runs.devices import configure_devices
-
-    from prepared_mnist import prepared_mnist
 
     folder = prepared_mnist(config, args.data_dir, args.raw_dir)
     source = split_source(folder, read_manifest(folder), "train", config.dataset)

@@ -148,6 +148,7 @@ class TrainerConfig:
     distribute: str = "none"  # none | mirrored (tf.distribute.MirroredStrategy over `devices`)
     devices: list[str] | None = None  # mirrored: e.g. [/gpu:0, /gpu:1]; null: every GPU
     gpu_memory_growth: bool = True  # allocate GPU memory as needed (the seed article's allow_growth)
+    threads: int | None = None  # CPU threads for TensorFlow's ops; null: every core (sweeps share them out)
     limit_batches: int | None = None  # debug: at most this many batches of each split per epoch
     overfit_batches: int | None = None  # debug: train on these first batches only, the same ones every epoch
     profile_steps: list[int] | None = None  # debug: [first, last] training step traced by TensorFlow's profiler
@@ -161,6 +162,8 @@ class TrainerConfig:
         require(self.profile_steps is None or (len(self.profile_steps) == 2 and 1 <= self.profile_steps[0]
                                                <= self.profile_steps[1]), "trainer.profile_steps",
                 self.profile_steps, "[first, last] steps with 1 <= first <= last, or null")
+        require(self.threads is None or self.threads >= 1, "trainer.threads", self.threads,
+                "must be >= 1, or null for every core")
         require(self.batch_size >= 1, "trainer.batch_size", self.batch_size, "must be >= 1")
         require(self.keep_checkpoints is None or self.keep_checkpoints >= 1, "trainer.keep_checkpoints",
                 self.keep_checkpoints, "must be >= 1, or null to keep every epoch")
@@ -172,6 +175,11 @@ class TrainerConfig:
         require(self.steps_per_execution >= 1, "trainer.steps_per_execution", self.steps_per_execution,
                 "must be >= 1")
         require_choice("trainer.distribute", self.distribute, DISTRIBUTIONS)
+        # Keras 3 fails inside its multi-step loop under a MirroredStrategy ("You must feed a value for
+        # placeholder tensor"; keras-team/keras#19246, open): refused here rather than as a traceback
+        require(self.steps_per_execution == 1 or self.distribute == "none", "trainer.steps_per_execution",
+                self.steps_per_execution, "must be 1 with trainer.distribute=mirrored (Keras 3 cannot run several "
+                "steps per call under a MirroredStrategy: keras-team/keras#19246)")
         require(self.devices is None or (len(self.devices) >= 1 and all(
             DEVICE_NAME.match(d) for d in self.devices)), "trainer.devices", self.devices,
             "a non-empty list of device names such as /gpu:0 or /cpu:1, or null for every GPU")

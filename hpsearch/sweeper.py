@@ -209,12 +209,18 @@ class OptunaSweeper(Sweeper):
         params: `{key: expression}` in Hydra's sweep grammar; when empty, and no sweep is given on
             the command line, the model's own `search_space` is searched.
         custom_search_space: `module.function(cfg, trial)` that suggests more parameters.
+        plots: write the optimisation history and parameter importances (HTML and PNG) at the end;
+            they cost seconds (matplotlib, scikit-learn's forests for fANOVA), nothing else reads them.
+        threads_per_trial: CPU threads each trial's TensorFlow may use (`trainer.threads`) when `n_jobs`
+            trials run on this machine at once; "auto" shares the cores out evenly, None leaves every
+            trial TensorFlow's default (a thread per core each).
     """
 
     def __init__(self, sampler: Any, pruner: Any, direction: Any = None, storage: str | None = None,
                  study_name: str | None = None, n_trials: int = 20, n_jobs: int = 1,
                  max_failure_rate: float = 0.0, timeout: float | None = None, params: Any = None,
-                 custom_search_space: str | None = None, search_space: Any = None) -> None:
+                 custom_search_space: str | None = None, search_space: Any = None,
+                 threads_per_trial: int | str | None = "auto", plots: bool = True) -> None:
         self.sampler_config, self.pruner_config = sampler, pruner
         self.directions = None if direction is None else [direction] if isinstance(direction, str) else list(direction)
         self.storage, self.study_name = storage, study_name
@@ -222,6 +228,7 @@ class OptunaSweeper(Sweeper):
         self.max_failure_rate, self.timeout = max_failure_rate, timeout
         self.params = OmegaConf.to_container(params) if OmegaConf.is_config(params) else dict(params or {})
         self.custom_search_space = custom_search_space
+        self.threads_per_trial, self.plots = threads_per_trial, plots
         # what the sweep tells the user, once its settings have all been checked (a refused sweep prints one line)
         self.notices: list[tuple[int, str]] = []
         self.legacy_space = {}
@@ -237,6 +244,12 @@ class OptunaSweeper(Sweeper):
                 raise ConfigError(f"hydra.sweeper.{key}={value!r} is invalid: an integer >= 1")
         if not isinstance(max_failure_rate, (int, float)) or not 0 <= max_failure_rate <= 1:
             raise ConfigError(f"hydra.sweeper.max_failure_rate={max_failure_rate!r} is invalid: must be in [0, 1]")
+        if not isinstance(plots, bool):
+            raise ConfigError(f"hydra.sweeper.plots={plots!r} is invalid: true or false")
+        if threads_per_trial not in (None, "auto") and (
+                not isinstance(threads_per_trial, int) or isinstance(threads_per_trial, bool) or threads_per_trial < 1):
+            raise ConfigError(f"hydra.sweeper.threads_per_trial={threads_per_trial!r} is invalid: auto, an integer "
+                              ">= 1, or null for TensorFlow's default")
         if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
             raise ConfigError(f"hydra.sweeper.timeout={timeout!r} is invalid: seconds > 0, or null for none")
 
@@ -269,7 +282,27 @@ class OptunaSweeper(Sweeper):
 
             space = dict(registered_class(self.config.model._target_).search_space)
             self.notices.append((logging.INFO, f"no params given: searching the model's own search_space {space}"))
-        return {**{k: v for k, v in self.legacy_space.items() if k not in space}, **parse_space(space)}, fixed
+        space = {**{k: v for k, v in self.legacy_space.items() if k not in space}, **parse_space(space)}
+        return space, [*fixed, *self.shared_threads(space, fixed)]
+
+    def shared_threads(self, space: dict[str, Parameter], fixed: list[str]) -> list[str]:
+        """`trainer.threads=<share>` for every trial when `n_jobs` trials run on this machine at once
+        (the default launcher, or joblib's): without it each trial's TensorFlow starts a thread per core,
+        and N trials fight over the cores instead of each using its share (BENCHMARKS.md, "Sweeps").
+        Only for an app that declares `trainer.threads`, and not when the user set or searches it."""
+        if self.n_jobs == 1 or self.threads_per_trial is None:
+            return []
+        on_this_machine = type(self.launcher).__name__ in ("BasicLauncher", "JoblibLauncher")
+        trainer = self.config.get("trainer")
+        user_set = "trainer.threads" in {*space, *(o.split("=", 1)[0].lstrip("+~") for o in fixed)}
+        declared = isinstance(trainer, DictConfig) and "threads" in trainer and trainer.threads is None
+        if not on_this_machine or not declared or user_set:
+            return []
+        cores = len(os.sched_getaffinity(0))
+        threads = max(1, cores // self.n_jobs) if self.threads_per_trial == "auto" else self.threads_per_trial
+        self.notices.append((logging.INFO, f"{self.n_jobs} trials at a time on {cores} cores: each runs with "
+                             f"trainer.threads={threads} (hydra.sweeper.threads_per_trial={self.threads_per_trial})"))
+        return [f"trainer.threads={threads}"]
 
     def sweep(self, arguments: list[str]) -> list[JobReturn]:
         if self.custom_search_space:
@@ -291,7 +324,8 @@ class OptunaSweeper(Sweeper):
             return self.run_trials(study, space, fixed, spec)
         finally:  # also when the failure rate stops the sweep
             write_report(study, self.sweep_dir, space)
-            write_plots(study, self.sweep_dir)
+            if self.plots:
+                write_plots(study, self.sweep_dir)
 
     def open_study(self, spec: str, space: dict[str, Parameter]) -> optuna.Study:
         """The sweep's study, created or continued, with abandoned trials of dead sweeps marked FAIL."""
@@ -323,7 +357,7 @@ class OptunaSweeper(Sweeper):
             if not trials:
                 continue
             batch = [self.job_overrides(trial, space, fixed, study.study_name, spec) for trial in trials]
-            self.validate_batch_is_legal(batch)
+            self.validate_keys_once(batch)
             results = self.launcher.launch(batch, initial_job_idx=trials[0].number)
             for trial, result in zip(trials, results, strict=True):
                 self.tell(study, trial, result, space)
@@ -345,7 +379,7 @@ class OptunaSweeper(Sweeper):
                     if trial is None:
                         continue
                     overrides = self.job_overrides(trial, space, fixed, study.study_name, spec)
-                    self.validate_batch_is_legal([overrides])
+                    self.validate_keys_once([overrides])
                     running[launch_forked(self.launcher, overrides, trial.number, self.sweep_dir)] = trial
                 if not running:
                     break
@@ -361,6 +395,19 @@ class OptunaSweeper(Sweeper):
             for process in running:  # the sweep stops (an error, Ctrl-C): its trials stop with it
                 process.kill()
         return returns
+
+    def validate_keys_once(self, batch: list[list[str]]) -> None:
+        """Compose a job's config in the sweep process, as Hydra's sweepers do before every batch, so
+        that a wrong key stops the sweep at once with one line; but only for overrides whose keys have
+        not been composed before: the launcher composes every job again anyway, and a second
+        composition per trial costs about half a second of CPU. A value that fails later fails its trial."""
+        checked = getattr(self, "checked_keys", set())
+        for overrides in batch:
+            keys = tuple(sorted(override.split("=", 1)[0] for override in overrides))
+            if keys not in checked:
+                self.validate_batch_is_legal([overrides])
+                checked.add(keys)
+        self.checked_keys = checked
 
     def room(self, study: optuna.Study) -> int:
         """Trials still to start: n_trials less those that count (running or finished, not abandoned or surplus)."""

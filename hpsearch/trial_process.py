@@ -82,7 +82,10 @@ def launch_forked(launcher: Any, overrides: list[str], index: int, sweep_dir: Pa
         code = 1
         try:
             die_with(parent)
-            result = launcher.launch([overrides], initial_job_idx=index)[0]
+            try:
+                result = launcher.launch([overrides], initial_job_idx=index)[0]
+            except Exception as error:  # noqa: BLE001 -- the job's config did not compose: the trial failed
+                result = failed_job(error)
             try:
                 payload = pickle.dumps(result)
             except Exception:  # a return value that cannot be pickled: keep what the sweeper needs
@@ -102,6 +105,17 @@ def launch_forked(launcher: Any, overrides: list[str], index: int, sweep_dir: Pa
             sys.stderr.flush()
             os._exit(code)
     return TrialProcess(pid, result_path)
+
+
+def failed_job(error: Exception) -> Any:
+    """The JobReturn of a job that failed before it ran (its config did not compose): a FAIL trial, with
+    the error, rather than a process without a result, which the sweeper would run again and again."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    result = JobReturn()
+    result.status = JobStatus.FAILED
+    result.return_value = error
+    return result
 
 
 def wait_for_any(processes: list[TrialProcess]) -> tuple[TrialProcess, Any | None]:

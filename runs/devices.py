@@ -1,12 +1,16 @@
-"""Where and how a job computes: GPU memory growth, the mixed-precision policy, the distribution strategy.
+"""Where and how a job computes: CPU threads, GPU memory growth, the mixed-precision policy, the
+distribution strategy.
 
     trainer.precision=mixed_bfloat16 trainer.distribute=mirrored trainer.devices=[/gpu:0,/gpu:1]
+    trainer.threads=1
 
 Called once at the start of every stage, before a model is built: TensorFlow fixes its devices
 at first use, and Keras reads the precision policy when layers are created. With
 `distribute=mirrored`, `trainer.batch_size` is the global batch, split evenly over the replicas.
 CPUs named in `trainer.devices` beyond the machine's one are made logical devices, so
-distribution can be tried (and tested) without GPUs.
+distribution can be tried (and tested) without GPUs. `trainer.threads` caps TensorFlow's thread
+pools (within an op and across ops): trials that share a machine then share its cores instead of
+each starting one thread per core and fighting over them.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ def configure_devices(trainer: DictConfig):
 
     gpus = tf.config.list_physical_devices("GPU")
     try:
+        if trainer.get("threads"):
+            tf.config.threading.set_intra_op_parallelism_threads(trainer.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(trainer.threads)
         for gpu in gpus:
             tf.config.experimental.set_memory_growth(gpu, bool(trainer.gpu_memory_growth))
         wanted_cpus = {int(d.split(":")[1]) for d in trainer.devices or [] if d.lower().startswith("/cpu")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shlex
 import shutil
 
@@ -34,6 +35,9 @@ def test_mlp_search_prunes_trials_and_promotes_its_best(tmp_path, digits_data, m
     for row in complete:
         metrics = json.loads((sweep_dir / row["number"] / "metrics.json").read_text())
         assert metrics["epochs_run"] == 6 and "pruned_at_epoch" not in metrics
+        # the two trials at a time share the cores, and each run records its share
+        config = yaml.safe_load((sweep_dir / row["number"] / ".hydra" / "config.yaml").read_text())
+        assert config["trainer"]["threads"] == max(1, len(os.sched_getaffinity(0)) // 2)
         assert abs(metrics["val"]["accuracy"] - float(row["value"])) < 1e-6
     best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     assert best["best_value"] == max(float(r["value"]) for r in complete)

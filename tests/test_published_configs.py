@@ -31,7 +31,7 @@ def run_example(tmp_path: Path, app: str, *overrides: str) -> tuple[subprocess.C
     # the plugin is found on sys.path (each app puts the project there), its configs on Hydra's search path
     search_path = f"hydra.searchpath=[file://{PROJECT_ROOT / 'conf'}]"
     result = subprocess.run([sys.executable, str(EXAMPLES / app), "--multirun", f"hydra.sweep.dir={sweep_dir}",
-                             search_path, *overrides], cwd=tmp_path, capture_output=True, text=True, timeout=180,
+                             search_path, "hydra.sweeper.plots=false", *overrides], cwd=tmp_path, capture_output=True, text=True, timeout=180,
                             env=env)
     return result, sweep_dir
 

@@ -41,7 +41,7 @@ def results(sweep_dir: Path) -> dict:
 
 def test_a_sweep_finds_the_minimum_and_leaves_its_records(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    result = sweep(sweep_dir, "hydra.sweeper.n_trials=12")
+    result = sweep(sweep_dir, "hydra.sweeper.n_trials=12", "hydra.sweeper.plots=true")
     assert result.returncode == 0, result.stderr
     rows = trials(sweep_dir)
     assert [int(r["number"]) for r in rows] == list(range(12))
@@ -221,6 +221,30 @@ def test_two_sweep_processes_share_one_study_without_duplicates(tmp_path):
     assert len(folders) == len(numbers)  # every trial has a folder of its own
 
 
+def test_a_job_whose_config_does_not_compose_is_a_failed_trial_not_a_lost_process(tmp_path):
+    """Only the first job of each set of keys is composed in the sweep; a later value that fails to
+    compose fails its trial, rather than ending the process without a result (which would be re-run forever)."""
+    from hydra.errors import ConfigCompositionException
+
+    from hpsearch.trial_process import launch_forked, wait_for_any
+
+    class RefusingLauncher:
+        def launch(self, batch, initial_job_idx):
+            raise ConfigCompositionException("Could not override 'k' with 'abc'")
+
+    process = launch_forked(RefusingLauncher(), ["k=abc"], 3, tmp_path)
+    ended, result = wait_for_any([process])
+    assert ended is process and process.status == 0
+    assert result.status.name == "FAILED" and isinstance(result._return_value, ConfigCompositionException)
+    assert not list(tmp_path.iterdir())  # the result file was read and removed
+
+    sweeper, composed = _sweeper(), []
+    sweeper.validate_batch_is_legal = composed.extend
+    sweeper.validate_keys_once([["x=1", "k=0"], ["k=1", "x=2"]])
+    sweeper.validate_keys_once([["x=3", "k=2", "y=1"]])
+    assert composed == [["x=1", "k=0"], ["x=3", "k=2", "y=1"]]
+
+
 def _sweeper(**settings):
     from hpsearch.sweeper import OptunaSweeper
 
@@ -243,7 +267,36 @@ def test_search_space_comes_from_params_the_command_line_or_the_model():
     assert set(space) == set(CNN.search_space)
 
 
+def test_trials_running_together_on_this_machine_share_its_cores():
+    from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+
+    from tests.conftest import compose_config
+
+    share = max(1, len(os.sched_getaffinity(0)) // 2)
+
+    def fixed_overrides(arguments, config="model=mlp", launcher=BasicLauncher, **settings):
+        sweeper = _sweeper(**{"n_jobs": 2, **settings})
+        sweeper.config, sweeper.launcher = compose_config(config), launcher()
+        return sweeper.search_space(arguments)[1]
+
+    assert fixed_overrides(["trainer.epochs=3"]) == ["trainer.epochs=3", f"trainer.threads={share}"]
+    assert fixed_overrides([], threads_per_trial=3) == ["trainer.threads=3"]
+    assert fixed_overrides([], threads_per_trial=None) == []
+    assert fixed_overrides([], n_jobs=1) == []  # one trial at a time keeps every core
+    assert fixed_overrides(["trainer.threads=4"]) == ["trainer.threads=4"]  # the user's value stands
+    assert fixed_overrides(["trainer.threads=choice(1,2)"]) == []  # ... and so does a searched one
+    assert fixed_overrides([], config="trainer.threads=2") == []
+
+    class SlurmLauncher:  # trials on other machines get their cores from the cluster
+        pass
+
+    assert fixed_overrides([], launcher=SlurmLauncher) == []
+
+
 @pytest.mark.parametrize(("settings", "expected"), [
+    ({"plots": "yes"}, "hydra.sweeper.plots='yes' is invalid: true or false"),
+    ({"threads_per_trial": 0}, "hydra.sweeper.threads_per_trial=0 is invalid: auto, an integer >= 1"),
+    ({"threads_per_trial": "all"}, "hydra.sweeper.threads_per_trial='all' is invalid"),
     ({"direction": "up"}, "hydra.sweeper.direction='up' is invalid"),
     ({"n_trials": 0}, "hydra.sweeper.n_trials=0 is invalid: an integer >= 1"),
     ({"n_trials": "abc"}, "hydra.sweeper.n_trials='abc' is invalid: an integer >= 1"),
