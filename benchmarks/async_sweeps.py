@@ -14,17 +14,21 @@ Both sweeps are `python main.py -m hpsearch=mlp` on digits (TPE + the default Hy
                   plugin's way), each trial's TensorFlow on every core: the batch mode as it was;
     batch_shared: the same batches, with each trial on its share of the cores, as async.
 
-Each round runs async, batch, batch_shared (A B C A B C ...) with a fresh study name and results folder per sweep
-and the same sampler seed for both sweeps of a round (123 + round). Reports each sweep's wall time,
-best `val_accuracy` (optimization_results.yaml), trial states and mean trial duration (trials.csv)
-and the CPU seconds of the sweep and its children, then the medians and the wall-time ratio
-async / batch. `--epochs` overrides `trainer.epochs` (default: the preset's, 30).
+Each round runs async, batch, batch_shared (A B C A B C ...) with a fresh study name and results
+folder per sweep and the same sampler seed for every sweep of a round (123 + round). Reports each
+sweep's wall time, best `val_accuracy` (optimization_results.yaml), trial states and mean trial
+duration (trials.csv), the CPU seconds of the sweep and its children, and the epochs its trials
+trained (metrics.json); then the medians, the wall-time ratio async / batch, and the ratio of wall
+time per epoch trained: the searches take different paths (which trials are pruned depends on when
+others report), so a sweep that happened to complete more trials takes longer for that alone.
+`--epochs` overrides `trainer.epochs` (default: the preset's, 30).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import resource
 import shutil
 import statistics
@@ -72,9 +76,17 @@ def run_sweep(mode: str, name: str, seed: int, args: argparse.Namespace) -> dict
     with open(sweep / "trials.csv", newline="") as file:
         trials = list(csv.DictReader(file))
     states = {state: sum(t["state"] == state for t in trials) for state in ("COMPLETE", "PRUNED", "FAIL")}
+    epochs = sum(epochs_run(sweep / t["number"]) for t in trials)
     durations = [float(t["duration_s"]) for t in trials if t.get("duration_s")]
     return {"mode": mode, "name": name, "seed": seed, "wall": elapsed, "cpu": cpu, "best": results["best_value"],
-            "states": states, "mean_trial": statistics.mean(durations) if durations else float("nan")}
+            "states": states, "mean_trial": statistics.mean(durations) if durations else float("nan"),
+            "epochs": epochs, "per_epoch": elapsed / max(1, epochs)}
+
+
+def epochs_run(trial_dir: Path) -> int:
+    """Epochs a trial trained (pruned or not), from its metrics.json."""
+    metrics = trial_dir / "metrics.json"
+    return json.loads(metrics.read_text())["epochs_run"] if metrics.exists() else 0
 
 
 def main() -> None:
@@ -107,17 +119,21 @@ def main() -> None:
             print(f"round {round_ + 1} seed {seed}: {mode:12s} {row['wall']:7.1f} s  "
                   f"best val_accuracy {row['best']:.4f}  "
                   f"{s['COMPLETE']} complete, {s['PRUNED']} pruned, {s['FAIL']} failed  "
-                  f"mean trial {row['mean_trial']:.1f} s  CPU {row['cpu']:.0f} s", flush=True)
+                  f"mean trial {row['mean_trial']:.1f} s  CPU {row['cpu']:.0f} s  {row['epochs']} epochs, "
+                  f"{row['per_epoch']:.2f} s of wall time an epoch", flush=True)
     wall = {mode: statistics.median(r["wall"] for r in rows[mode]) for mode in MODES}
     best = {mode: statistics.median(r["best"] for r in rows[mode]) for mode in MODES}
     cpu = {mode: statistics.median(r["cpu"] for r in rows[mode]) for mode in MODES}
+    per_epoch = {mode: statistics.median(r["per_epoch"] for r in rows[mode]) for mode in MODES}
     print(f"\nmedians over {args.repeats} round(s):")
     for mode in MODES:
-        print(f"  {mode:12s}: {wall[mode]:7.1f} s, best val_accuracy {best[mode]:.4f}, CPU {cpu[mode]:.0f} s")
+        print(f"  {mode:12s}: {wall[mode]:7.1f} s, best val_accuracy {best[mode]:.4f}, CPU {cpu[mode]:.0f} s, "
+              f"{per_epoch[mode]:.3f} s an epoch")
     for batch in ("batch", "batch_shared"):
         ratio = wall["async"] / wall[batch]
         print(f"  wall-time ratio async / {batch}: {ratio:.3f} (target <= 0.8: {'met' if ratio <= 0.8 else 'missed'});"
-              f" best value difference async - {batch} {best['async'] - best[batch]:+.4f}")
+              f" best value difference async - {batch} {best['async'] - best[batch]:+.4f}; wall time an epoch "
+              f"trained, async / {batch}: {per_epoch['async'] / per_epoch[batch]:.3f}")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,11 @@ made once with:
     python3 -m venv /tmp/bench-sweeps/published-venv
     /tmp/bench-sweeps/published-venv/bin/pip install hydra-optuna-sweeper==1.3.0 optuna==2.10.1 'sqlalchemy<2' \
         tensorflow==2.21.0 keras==3.15.1 tensorboard==2.21.0 hydra-core==1.3.8 omegaconf==2.3.0 \
-        scikit-learn==1.9.1 rich==15.0.0 pillow==13.0.0 numpy==2.4.6
+        scikit-learn==1.9.1 rich==15.0.0 pillow==13.0.0 numpy==2.4.6 matplotlib==3.11.2
 
 (pip resolved it without conflict: Optuna 2.10.1 takes numpy 2.4.6 and SQLAlchemy 1.4.54; its
-TPE, sqlite storage and `ask`/`tell` run under them.)
+TPE, sqlite storage and `ask`/`tell` run under them. matplotlib draws each finished run's
+pictures, since the project's issue 13; a venv made before that needs it added.)
 
 ours:      python main.py -m hpsearch=mlp hydra.sweeper.n_jobs=2 hydra.sweeper.sampler.seed=123 ...
            (the project's sweeper with its default Hyperband pruner, two trials running at a time, each on

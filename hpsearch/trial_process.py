@@ -2,8 +2,9 @@
 
 The sweeper keeps `n_jobs` of these running and starts the next trial as soon as any ends, which
 Hydra's launchers cannot do (they launch a batch and wait for all of it). A fresh fork per trial
-starts in milliseconds (the sweep process never imports TensorFlow, the job does), shares no state
-with the trials before it, and runs the job exactly as Hydra's basic launcher would in-process.
+starts in milliseconds (the sweep imported what the app names in `PRELOAD` once, see `preload`),
+shares no state with the trials before it, and runs the job exactly as Hydra's basic launcher
+would in-process.
 
 The child asks Linux to SIGKILL it when the sweep process dies (PR_SET_PDEATHSIG), so a killed
 sweep leaves no orphans finishing trials the study would then record as failed; its result (Hydra's
@@ -43,7 +44,11 @@ class TrialProcess:
 def preload(task_function: Any) -> None:
     """Import, once in the sweep process, the modules the app names in `PRELOAD` (main.py: TensorFlow
     and the stages), so that each forked trial starts with them imported instead of paying for the
-    import itself (seconds of CPU for TensorFlow). Their start-up chatter on stderr is silenced."""
+    import itself (seconds of CPU for TensorFlow). Their start-up chatter on stderr is silenced.
+
+    The objects imported are then frozen (`gc.freeze`): the garbage collector of each trial no longer
+    walks TensorFlow's hundreds of thousands of objects, and leaves their pages shared with the sweep."""
+    import gc
     import importlib
 
     module = sys.modules.get(getattr(task_function, "__module__", ""), None)
@@ -60,6 +65,7 @@ def preload(task_function: Any) -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    gc.freeze()
 
 
 def die_with(parent: int) -> None:

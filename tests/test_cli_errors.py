@@ -83,3 +83,22 @@ def test_help_lists_the_groups_to_choose_from_with_their_options(tmp_path):
         assert lines[group].endswith(", ".join(options)) or ", ".join(options) + " (" in lines[group], group
     assert "best_params" not in shown.stdout and "schema" not in shown.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_hydras_mode_probe_is_skipped_only_where_nothing_can_set_the_mode(tmp_path, monkeypatch):
+    from hydra._internal.hydra import Hydra
+
+    import main
+    from conf import CONF_DIR
+
+    monkeypatch.setattr(Hydra, "get_mode", Hydra.get_mode)  # put back after the test
+    conf = tmp_path / "conf"
+    (conf / "experiment").mkdir(parents=True)
+    (conf / "config.yaml").write_text("defaults:\n  - model: mlp\n")
+    assert main.skip_hydras_mode_probe(["trainer.epochs=1"], conf)
+    assert Hydra.get_mode(None, config_name="config", overrides=[]) is None  # Hydra's answer when nothing sets it
+    for arguments in (["hydra.mode=MULTIRUN"], ["-cd", "/x"], ["--config-dir=/x"], ["hydra.searchpath=[file:///x]"]):
+        assert not main.skip_hydras_mode_probe(arguments, conf), arguments
+    (conf / "experiment" / "sweep.yaml").write_text("# @package _global_\nhydra:\n  mode: MULTIRUN\n")
+    assert not main.skip_hydras_mode_probe([], conf)  # a file that sets the mode keeps Hydra's probe
+    assert main.skip_hydras_mode_probe([], CONF_DIR)  # the project's own files set no mode

@@ -30,9 +30,10 @@ def run_example(tmp_path: Path, app: str, *overrides: str) -> tuple[subprocess.C
     env = {key: value for key, value in os.environ.items() if key != "HYDRA_FULL_ERROR"}
     # the plugin is found on sys.path (each app puts the project there), its configs on Hydra's search path
     search_path = f"hydra.searchpath=[file://{PROJECT_ROOT / 'conf'}]"
+    no_plots = "hydra.sweeper.plots=false"  # seconds of matplotlib and scikit-learn that no test here looks at
     result = subprocess.run([sys.executable, str(EXAMPLES / app), "--multirun", f"hydra.sweep.dir={sweep_dir}",
-                             search_path, "hydra.sweeper.plots=false", *overrides], cwd=tmp_path, capture_output=True, text=True, timeout=180,
-                            env=env)
+                             search_path, no_plots, *overrides], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=180, env=env)
     return result, sweep_dir
 
 

@@ -28,7 +28,7 @@ def test_every_experiment_composes_and_names_itself(name):
 
 
 def test_an_experiment_runs_and_its_name_is_recorded(workdir):
-    result = run_main(workdir, "experiment=digits_cnn_best", "trainer.epochs=1")
+    result = run_main(workdir, "experiment=digits_cnn_best", "trainer.epochs=1", "trainer.limit_batches=2")
     assert result.returncode == 0, result.stderr
     [run] = (workdir / "results" / "cnn" / "digits").iterdir()
     record = json.loads((run / "run.json").read_text())
