@@ -229,6 +229,7 @@ class OptunaSweeper(Sweeper):
         self.params = OmegaConf.to_container(params) if OmegaConf.is_config(params) else dict(params or {})
         self.custom_search_space = custom_search_space
         self.threads_per_trial, self.plots = threads_per_trial, plots
+        self.checked_keys: set[tuple[str, ...]] = set()  # override keys whose job config has been composed here
         # what the sweep tells the user, once its settings have all been checked (a refused sweep prints one line)
         self.notices: list[tuple[int, str]] = []
         self.legacy_space = {}
@@ -400,14 +401,14 @@ class OptunaSweeper(Sweeper):
         """Compose a job's config in the sweep process, as Hydra's sweepers do before every batch, so
         that a wrong key stops the sweep at once with one line; but only for overrides whose keys have
         not been composed before: the launcher composes every job again anyway, and a second
-        composition per trial costs about half a second of CPU. A value that fails later fails its trial."""
-        checked = getattr(self, "checked_keys", set())
+        composition per trial costs about half a second of CPU. A later value that does not compose
+        fails its trial where the sweep forks a process per trial (the default launcher, `n_jobs` > 1),
+        and stops the sweep, as before, one trial at a time or with another launcher."""
         for overrides in batch:
             keys = tuple(sorted(override.split("=", 1)[0] for override in overrides))
-            if keys not in checked:
+            if keys not in self.checked_keys:
                 self.validate_batch_is_legal([overrides])
-                checked.add(keys)
-        self.checked_keys = checked
+                self.checked_keys.add(keys)
 
     def room(self, study: optuna.Study) -> int:
         """Trials still to start: n_trials less those that count (running or finished, not abandoned or surplus)."""
