@@ -53,8 +53,10 @@ class MainServer:
             reply = json.loads(self.process.stdout.readline())
             if reply["returncode"] is None:
                 raise subprocess.TimeoutExpired([str(MAIN), *args], timeout)
-            return subprocess.CompletedProcess([str(MAIN), *args], reply["returncode"],
-                                               Path(files["stdout"]).read_text(), Path(files["stderr"]).read_text())
+            result = subprocess.CompletedProcess([str(MAIN), *args], reply["returncode"],
+                                                 Path(files["stdout"]).read_text(), Path(files["stderr"]).read_text())
+            result.peak_rss_kib = reply["peak_rss_kib"]  # see main_server.wait: compare, do not read alone
+            return result
 
 
 _SERVERS: dict[Path, MainServer] = {}  # one per project copy whose main.py the tests run

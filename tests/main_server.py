@@ -88,12 +88,16 @@ def become_main(request: dict) -> None:
     os._exit(code)
 
 
-def wait(pid: int, timeout: float) -> int | None:
+def wait(pid: int, timeout: float) -> tuple[int | None, int | None]:
+    """The child's exit status and peak resident memory in KiB (None, None if it ran past `timeout`).
+
+    A forked child starts out resident with the server's pages, so its peak is the server's size plus
+    what the command added: compare two commands' peaks, not one peak with a fresh process's."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
-            return os.waitstatus_to_exitcode(status)
+            return os.waitstatus_to_exitcode(status), usage.ru_maxrss
         time.sleep(0.02)
     with_group = [lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)]
     for kill in with_group:
@@ -102,7 +106,7 @@ def wait(pid: int, timeout: float) -> int | None:
         except ProcessLookupError:
             pass
     os.waitpid(pid, 0)
-    return None
+    return None, None
 
 
 def serve() -> None:
@@ -114,8 +118,8 @@ def serve() -> None:
         pid = os.fork()
         if pid == 0:
             become_main(request)
-        returncode = wait(pid, request["timeout"])
-        print(json.dumps({"returncode": returncode}), flush=True)
+        returncode, peak_rss_kib = wait(pid, request["timeout"])
+        print(json.dumps({"returncode": returncode, "peak_rss_kib": peak_rss_kib}), flush=True)
 
 
 if __name__ == "__main__":
