@@ -129,8 +129,8 @@ def run_reporting_user_errors() -> None:
 
 
 def skip_hydras_mode_probe(arguments: list[str], conf_dir: Path) -> bool:
-    """Spare Hydra a composition of the whole config, about 0.4 s of CPU on every command, when its
-    result is known; returns whether it was spared.
+    """Spare Hydra a composition of the whole config, about 0.3 s of CPU on every command
+    (benchmarks/mode_probe.py), when its result is known; returns whether it was spared.
 
     Before it runs anything, Hydra composes the config once only to read `hydra.mode` (a config
     file may set MULTIRUN), then composes it again to run. Where neither the command line nor any

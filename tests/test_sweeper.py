@@ -101,6 +101,7 @@ def test_failures_are_recorded_and_the_sweep_goes_on_up_to_the_failure_rate(tmp_
     rows = trials(tmp_path / "sweep")
     failed = [r for r in rows if r["state"] == "FAIL"]
     assert len(rows) == 10 and failed and any(r["state"] == "COMPLETE" for r in rows)
+    assert not list((tmp_path / "sweep").glob("*.png")) and not list((tmp_path / "sweep").glob("*.html"))  # plots=false
     for row in failed:
         x = float(yaml.safe_load((tmp_path / "sweep" / row["number"] / ".hydra" / "config.yaml").read_text())["x"])
         expected = "RuntimeError: x=" if x > 2.0 else "the job returned nan"

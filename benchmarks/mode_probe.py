@@ -1,0 +1,64 @@
+"""What skipping Hydra's mode probe saves on a command: `main.py`'s `skip_hydras_mode_probe`.
+
+    python benchmarks/mode_probe.py [--repeats 7]
+
+Before running anything Hydra composes the whole config once only to read `hydra.mode`; `main.py`
+skips that composition when nothing can set the mode. A `hydra.searchpath=[]` on the command line
+(an empty search path: nothing changes) is one of the things that keep Hydra's own probe, so the
+same command is timed both ways, in fresh processes, alternating A B A B ...:
+
+  A  probe kept:    python main.py optimizer.lr=-1 hydra.searchpath=[]
+  B  probe skipped: python main.py optimizer.lr=-1
+
+`optimizer.lr=-1` is refused after composition, before TensorFlow is imported, so the command is
+start-up and composition only: the part of every command the probe adds to. Prints the median CPU
+seconds (user + system, the process and its children) and wall seconds of each, and their difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = {"A probe kept": ["optimizer.lr=-1", "hydra.searchpath=[]"], "B probe skipped": ["optimizer.lr=-1"]}
+
+
+def timed(arguments: list[str], folder: Path) -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, str(ROOT / "main.py"), *arguments, f"results_dir={folder}",
+                           f"data_dir={folder}"], capture_output=True, text=True, cwd=folder)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 2 or "optimizer.lr=-1.0 is invalid" not in done.stderr:
+        raise SystemExit(f"unexpected result of {arguments}: exit {done.returncode}\n{done.stderr[-2000:]}")
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in COMMANDS}
+    with tempfile.TemporaryDirectory() as folder:
+        for _ in range(args.repeats):
+            for name, arguments in COMMANDS.items():
+                times[name].append(timed(arguments, Path(folder)))
+    medians = {name: (statistics.median(c for c, _ in runs), statistics.median(w for _, w in runs))
+               for name, runs in times.items()}
+    for name, (cpu, wall) in medians.items():
+        print(f"{name}: CPU {cpu:.3f} s, wall {wall:.3f} s (medians of {args.repeats})")
+    (cpu_a, wall_a), (cpu_b, wall_b) = medians.values()
+    print(f"saved by skipping the probe: CPU {cpu_a - cpu_b:.3f} s, wall {wall_a - wall_b:.3f} s; "
+          f"ratio B / A: CPU {cpu_b / cpu_a:.3f}, wall {wall_b / wall_a:.3f}")
+
+
+if __name__ == "__main__":
+    main()
