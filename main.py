@@ -193,8 +193,11 @@ def composition_error(error: Exception) -> str | None:
     """The one line for an error Hydra raised composing the config from the command line's overrides.
 
     Hydra reports some malformed overrides (`=5`, a group given a number) with a bare ValueError from
-    deep inside its defaults list; it is still the command line's fault, not a bug.
+    deep inside its defaults list, and two commands given together (`-m --cfg job`) with another;
+    either is still the command line's fault, not a bug.
     """
+    if isinstance(error, ValueError) and str(error).startswith("Only one of --run, --multirun, --cfg"):
+        return f"{first_line(str(error))}: -m runs a sweep, --cfg only prints the config"
     composing = ("hydra/_internal/config_loader_impl.py", "hydra/_internal/defaults_list.py",
                  "hydra/core/default_element.py")
     files = [frame.f_code.co_filename.replace(os.sep, "/") for frame, _ in traceback.walk_tb(error.__traceback__)]

@@ -17,6 +17,8 @@ from tests.conftest import run_main
     (["dataset=bar"], "error: dataset=bar: no such option; available: cifar10, diabetes, digits, fashion_mnist, "
                       "image_folder, mnist, multilabel, synthetic, wine"),
     (["model.dropout=["], "error: cannot parse override: "),
+    (["-m", "--cfg", "job"], "error: Only one of --run, --multirun, --cfg, --info and --shell_completion can be "
+                             "specified: -m runs a sweep, --cfg only prints the config"),
     # tasks, metrics, normalisation and augmentation are checked before TensorFlow starts
     (["dataset.task=ranking"], "error: dataset.task='ranking' is invalid: must be one of classification, "
                                "multilabel, regression"),
