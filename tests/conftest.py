@@ -154,3 +154,15 @@ def postgres_url():
     finally:
         run(pg_ctl, "-D", str(data), "-m", "immediate", "stop")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules of few tests first, modules of many last, each kept whole and in order.
+
+    Few tests in a module means long ones (training runs, sweeps); many means short ones (the
+    bad-input catalogue). The two test workers take tests in this order, so the short ones fill in
+    at the end and both finish together, instead of one idling while the other runs a sweep."""
+    sizes: dict[Path, int] = {}
+    for item in items:
+        sizes[item.path] = sizes.get(item.path, 0) + 1
+    items.sort(key=lambda item: sizes[item.path])  # stable: a module's tests keep their order

@@ -29,6 +29,8 @@ CHAINS = {
     "records": [("tensorboard", 2), ("history_half", 2), ("state_half", 2), ("committed", 2), ("evaluating", 0)],
 }
 
+pytestmark = pytest.mark.xdist_group("resume")  # one test worker: its tests share the `uninterrupted` run, made once
+
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory, digits_data):

@@ -11,9 +11,11 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import MAIN, read_metrics, run_folders, run_main
+from tests.conftest import read_metrics, run_folders, run_main
 
 TINY = ["trainer.epochs=3", "model.hidden_units=[32]", "trainer.keep_checkpoints=null"]
+
+pytestmark = pytest.mark.xdist_group("stages_e2e")  # one test worker: its tests share `trained_run`, made once
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +65,7 @@ def test_infer_from_the_shell_a_file_and_stdin(workdir, trained_run):
     np.save(workdir / "batch.npy", x[:5].reshape(5, 8, 8))
     from_file = _json_stdout(run_main(workdir, "stage=infer", "run=latest", "input=batch.npy", "checkpoint=epoch_2"))
     assert len(from_file["predictions"]) == 5 and from_file["epoch"] == 2
-    piped = subprocess.run([sys.executable, str(MAIN), "stage=infer", "run=latest", "input=-",
-                            f"results_dir={workdir / 'results'}"], cwd=workdir,
-                           input=json.dumps(x[:1].tolist()), capture_output=True, text=True)
+    piped = run_main(workdir, "stage=infer", "run=latest", "input=-", stdin=json.dumps(x[:1].tolist()))  # a pipe
     assert _json_stdout(piped)["predictions"] == inline["predictions"]
     assert len(list((trained_run / "infer").glob("*/predictions.json"))) == 3
 
