@@ -115,10 +115,12 @@ class TrialSeededSampler(optuna.samplers.BaseSampler):
 def connect(spec: str, attempts: int = 5) -> optuna.storages.BaseStorage:
     """The study's storage. Sweeps started together on several machines race to create a new database's
     tables, and all but one fail: those try again, by which time the tables exist."""
+    from sqlalchemy.exc import ArgumentError  # an optuna dependency
+
     for attempt in range(attempts):
         try:
             return optuna.storages.get_storage(open_storage(spec))
-        except (ImportError, ValueError):  # no driver, a malformed URL: trying again will not help
+        except (ImportError, ValueError, ArgumentError):  # no driver, an unknown or malformed URL: for good
             raise
         except Exception:
             if journal_path(spec) is not None or attempt == attempts - 1:

@@ -14,6 +14,9 @@ up, at one of these moments of epoch n (or of the run's end):
     committed        after `state.json` names the epoch, before its log line and pruning
     evaluating       after training, while the best checkpoint is evaluated
     metrics_whole    after `metrics.json`'s temporary file is complete, before its rename
+
+`install({"file_size_limit": n})` instead makes every write past n bytes of a file fail, as on a
+full disk (RLIMIT_FSIZE, with SIGXFSZ ignored so the write returns an error rather than killing).
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ def die() -> None:
 
 
 def install(fault: dict) -> None:
+    if "file_size_limit" in fault:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fault["file_size_limit"],) * 2)
+        return
     import importlib
 
     import keras

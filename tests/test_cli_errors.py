@@ -1,52 +1,9 @@
-"""Bad input on the command line: one line on stderr, exit status 2, nothing left in results/."""
+"""The command line beyond bad values (those are the catalogue of tests/test_bad_inputs.py): Hydra's own
+options, help, the default folders and the mode probe it skips."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.conftest import run_main
-
-
-@pytest.mark.parametrize(("args", "expected"), [
-    (["model.hidden_units=abc"], "error: model.hidden_units: "),
-    (["model.hiden=3"], "error: model.hiden: unknown key; allowed: hidden_units, dropout, activation"),
-    (["trainer.epochs=0"], "error: trainer.epochs=0 is invalid: must be >= 1"),
-    (["optimizer.lr=-1"], "error: optimizer.lr=-1.0 is invalid: must be > 0"),
-    (["trainer.batch_size=0"], "error: trainer.batch_size=0 is invalid: must be >= 1"),
-    (["model=foo"], "error: model=foo: no such option; available: cnn, mlp"),
-    (["dataset=bar"], "error: dataset=bar: no such option; available: cifar10, diabetes, digits, fashion_mnist, "
-                      "image_folder, mnist, multilabel, synthetic, wine"),
-    (["model.dropout=["], "error: cannot parse override: "),
-    (["-m", "--cfg", "job"], "error: Only one of --run, --multirun, --cfg, --info and --shell_completion can be "
-                             "specified: -m runs a sweep, --cfg only prints the config"),
-    # tasks, metrics, normalisation and augmentation are checked before TensorFlow starts
-    (["dataset.task=ranking"], "error: dataset.task='ranking' is invalid: must be one of classification, "
-                               "multilabel, regression"),
-    (["dataset=diabetes", "optimized_metric=val_accuracy"], "error: optimized_metric='val_accuracy' is invalid: "
-                                                            "task regression reports train_loss, train_mae, "),
-    (["dataset=multilabel", "trainer.monitor=val_accuracy"], "error: trainer.monitor='val_accuracy' is invalid: "
-                                                             "task multilabel reports val_loss, val_auc, "),
-    (["dataset.normalize=zscore"], "error: dataset.normalize='zscore' is invalid: must be one of scale, "),
-    (["dataset=wine", "dataset.augment=[{name:flip}]"], "error: dataset.augment=[{'name': 'flip'}] is invalid: "
-                                                        "augmentation is for image datasets"),
-    (["dataset.augment=[{name:rotate,factor:2}]"], "error: dataset.augment[0].factor=2 is invalid: a fraction in "
-                                                   "[0, 0.5]"),
-    (["dataset.augment=[{name:translate,factor:-0.1}]"], "error: dataset.augment[0].factor=-0.1 is invalid"),
-    (["dataset.augment=[{name:blur}]"], "error: dataset.augment[0]={'name': 'blur'} is invalid: a mapping with "
-                                        "name: one of flip, translate, rotate, contrast, crop"),
-    (["dataset.augment=[{name:flip,mode:diagonal}]"], "error: dataset.augment[0].mode='diagonal' is invalid"),
-    (["dataset.augment=[{name:crop,size:3}]"], "error: dataset.augment[0].size=3 is invalid: crop takes padding"),
-])
-def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, expected):
-    (tmp_path / "results" / "earlier").mkdir(parents=True)
-    (tmp_path / "results" / "earlier" / "metrics.json").write_text("{}")
-    result = run_main(tmp_path, *args)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(expected), result.stderr
-    assert "Traceback" not in result.stderr
-    created = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "results").rglob("*"))
-    assert created == ["results/earlier", "results/earlier/metrics.json"]
 
 
 def test_hydra_options_that_used_to_fail_work_and_leave_nothing(tmp_path):

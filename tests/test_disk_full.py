@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import resource
 import shutil
-import signal
 import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import MAIN, run_main
+from tests.conftest import run_main
 
 TRAIN = ["trainer.epochs=3", "model.hidden_units=[64]"]
 ONE_ELEMENT = "input=[" + ",".join(["0"] * 64) + "]"
@@ -75,14 +72,8 @@ def test_every_stage_on_a_full_disk_is_one_line_and_the_run_survives(tmp_path, d
 
 def test_training_past_a_file_size_limit_is_one_line_and_leaves_no_run(tmp_path, digits_data):
     shutil.copytree(digits_data, tmp_path / "data")
-
-    def limited():  # each checkpoint of this model is larger than the limit
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
-
-    result = subprocess.run([sys.executable, str(MAIN), "trainer.epochs=2", "model.hidden_units=[256]",
-                             f"data_dir={tmp_path / 'data'}", f"results_dir={tmp_path / 'results'}"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=240, preexec_fn=limited)
+    # each checkpoint of this model is larger than the limit
+    result = run_main(tmp_path, "trainer.epochs=2", "model.hidden_units=[256]", fault={"file_size_limit": 40_000})
     assert result.returncode == 2, result.stderr
     # the run's log lines come first on stderr; then the one line of the error, and no traceback
     errors = [line for line in result.stderr.splitlines() if not line.startswith(("[", " ", "│", "├", "└", "config"))]

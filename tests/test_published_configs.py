@@ -61,7 +61,7 @@ def test_example_1_single_objective_searches_the_same_space(tmp_path):
 
 
 def test_example_2_multi_objective_with_nsgaii(tmp_path):
-    result, sweep_dir = run_example(tmp_path, "multi-objective.py")
+    result, sweep_dir = run_example(tmp_path, "multi-objective.py", "hydra.sweeper.n_trials=8")  # as written: 20
     assert result.returncode == 0, result.stderr
     study = load_study(sweep_dir)
     assert [d.name for d in study.directions] == ["MINIMIZE", "MINIMIZE"]

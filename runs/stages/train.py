@@ -173,6 +173,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     preprocessing = training_preprocessing(run_dir, manifest, config)
     splits = {split: split_source(folder, manifest, split, config.dataset, preprocessing) for split in SPLITS}
     batch_size = config.trainer.batch_size
+    # each split's evaluation pipeline is built once: validation during fit and at the end, the test
+    # split for its metrics and its confusion matrix (a build traces its functions again, ~40 ms)
+    evaluation = {split: evaluation_batches(source, batch_size, config.trainer.limit_batches)
+                  for split, source in splits.items()}
 
     pruning = trial_callback(config)
     with out_of_memory_as_user_error(config), strategy.scope():
@@ -192,7 +196,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             model.fit(
                 training_batches(splits["train"], batch_size, config.seed, plan.first_epoch, trainer.epochs,
                                  limit=limit, overfit=trainer.overfit_batches),
-                evaluation_batches(splits["val"], batch_size, limit),
+                evaluation["val"],
                 steps_per_epoch=steps, initial_epoch=plan.first_epoch,
                 callbacks=(*run_callbacks(config, run_dir, steps), *([pruning] if pruning else [])))
     fit_time = time.perf_counter() - fit_started
@@ -205,8 +209,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                            if name.startswith("val_")}}
     else:
         model.load_checkpoint(best_path)
-        results = {split: model.evaluate(evaluation_batches(source, batch_size, limit))
-                   for split, source in splits.items()}
+        results = {split: model.evaluate(batches) for split, batches in evaluation.items()}
     metrics = {
         **results,
         "epochs_run": state["last_epoch"],
@@ -219,7 +222,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics["pruned_at_epoch"] = pruning.pruned_at
     write_json_atomically(run_dir / "metrics.json", metrics)
     if not pruned:
-        draw_pictures(model, run_dir, config, splits["test"], manifest, best_epoch, limit)
+        draw_pictures(model, run_dir, config, evaluation["test"] if splits["test"].count else None, manifest,
+                      best_epoch)
     if "mlflow" in chosen_loggers(config):
         from runs.stages.mlflow_logger import log_final_metrics
 
@@ -246,19 +250,20 @@ def print_summary(results: dict[str, dict[str, float]], best_epoch: int, run_dir
     Console(stderr=True).print(table)
 
 
-def draw_pictures(model: BaseModel, run_dir: Path, config: DictConfig, test, manifest: dict, best_epoch: int,
-                  limit: int | None) -> None:
-    """learning_curves.png, and for classification confusion_matrix.png of the best checkpoint on the test split."""
+def draw_pictures(model: BaseModel, run_dir: Path, config: DictConfig, test, manifest: dict,
+                  best_epoch: int) -> None:
+    """learning_curves.png, and for classification confusion_matrix.png of the best checkpoint on the test split
+    (`test`: its evaluation batches, None when it is empty)."""
     import numpy as np
 
     from conf.schema import TASK_METRICS
     from runs.plots import confusion_matrix, learning_curves
 
     learning_curves(run_dir, TASK_METRICS[config.dataset.task][1], best_epoch)
-    if config.dataset.task != "classification" or test.count == 0:
+    if config.dataset.task != "classification" or test is None:
         return
     labels, predicted = [], []
-    for x, y in evaluation_batches(test, config.trainer.batch_size, limit):
+    for x, y in test:
         labels.append(y.numpy().reshape(-1))
         predicted.append(np.asarray(model.network(x, training=False)).argmax(axis=-1))
     names = [str(name) for name in manifest.get("class_names") or range(config.dataset.num_classes)]
