@@ -42,12 +42,12 @@ class MainServer:
         assert json.loads(self.process.stdout.readline()) == {"ready": True}
 
     def run(self, workdir: Path, args: list[str], timeout: float, env: dict, stdin: str | None,
-            fault: dict | None) -> subprocess.CompletedProcess:
+            fault: dict | None, code: str | None = None) -> subprocess.CompletedProcess:
         with tempfile.TemporaryDirectory() as folder:
             files = {name: str(Path(folder) / name) for name in ("stdin", "stdout", "stderr")}
             Path(files["stdin"]).write_text(stdin or "")
             request = {"main": str(self.main), "args": list(args), "cwd": str(workdir), "env": env, "timeout": timeout,
-                       "fault": fault, **files}
+                       "fault": fault, "code": code, **files}
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
             reply = json.loads(self.process.stdout.readline())
@@ -85,6 +85,15 @@ def run_main(workdir: Path, *args: str, timeout: float = 240, main: Path = MAIN,
     assert fault is None, "faults are installed by the main server"
     return subprocess.run([sys.executable, str(main), *args], cwd=workdir, capture_output=True, text=True,
                           timeout=timeout, env=env, input=stdin)
+
+
+def run_python(workdir: Path, code: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -c code args` in workdir, forked from the test server: TensorFlow is imported already,
+    and nothing else has run in that process (no model built, no project code called)."""
+    if MAIN not in _SERVERS:
+        _SERVERS[MAIN] = MainServer(MAIN)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return _SERVERS[MAIN].run(workdir, list(args), timeout, env, None, None, code=code)
 
 
 def run_folders(workdir: Path, model: str = "mlp", dataset: str = "digits") -> list[Path]:

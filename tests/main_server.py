@@ -6,6 +6,9 @@ no TensorFlow op; then, for each request (a JSON line on stdin), it forks a chil
 `sys.argv`, and `main.py` executed as `__main__`. Its exit status (or the negative number of the
 signal that killed it, as `subprocess` reports it) goes back as a JSON line on stdout.
 
+A request may give `code` to run instead, as `python -c code args` would (tests that use TensorFlow
+alone, e.g. to serve an exported model, in a process that ran nothing of the project).
+
 A request may name a `fault` (see `tests/faults.py`): the child installs it before running
 `main.py`, e.g. to SIGKILL itself between two writes of a checkpoint. The few tests that check what
 the real interpreter start-up prints still run `python main.py` in a fresh process (`conftest.run_main(fork=False)`).
@@ -76,15 +79,18 @@ def become_main(request: dict, stdin: int) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     main_path = request["main"]
-    sys.argv = [main_path, *request["args"]]
-    sys.path[0] = str(Path(main_path).parent)
+    sys.argv = [main_path, *request["args"]] if request.get("code") is None else ["-c", *request["args"]]
+    sys.path[0] = str(Path(main_path).parent) if request.get("code") is None else ""
     code = 0
     try:
         if request.get("fault"):
             from tests.faults import install
 
             install(request["fault"])
-        runpy.run_path(main_path, run_name="__main__")
+        if request.get("code") is None:
+            runpy.run_path(main_path, run_name="__main__")
+        else:  # `python -c code args`, e.g. serving an exported model with TensorFlow alone
+            exec(compile(request["code"], "<string>", "exec"), {"__name__": "__main__"})
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
         if not isinstance(exit_.code, (int, type(None))):

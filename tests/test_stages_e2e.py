@@ -5,13 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from tests.conftest import read_metrics, run_folders, run_main
+from tests.conftest import read_metrics, run_folders, run_main, run_python
 
 TINY = ["trainer.epochs=3", "model.hidden_units=[32]", "trainer.keep_checkpoints=null"]
 
@@ -84,7 +82,7 @@ def test_infer_bad_input_is_one_line(workdir, trained_run, args, expected):
     assert after == before  # a refused job leaves no folder
 
 
-def test_export_reloads_in_a_fresh_process_with_the_same_predictions(workdir, trained_run):
+def test_export_reloads_with_tensorflow_alone_and_gives_the_same_predictions(workdir, trained_run):
     report = _json_stdout(run_main(workdir, "stage=export", "run=latest"))
     assert report["signature"] == "serving_default"
     from data.prepare import load_split
@@ -97,8 +95,7 @@ def test_export_reloads_in_a_fresh_process_with_the_same_predictions(workdir, tr
             "serve = tf.saved_model.load(sys.argv[1]).signatures['serving_default']; "
             "out = serve(inputs=tf.constant(np.load(sys.argv[2]))); "
             "print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}))")
-    served = subprocess.run([sys.executable, "-c", code, report["saved_model"], str(workdir / "export_input.npy")],
-                            capture_output=True, text=True)
+    served = run_python(workdir, code, report["saved_model"], str(workdir / "export_input.npy"))
     assert served.returncode == 0, served.stderr
     outputs = json.loads(served.stdout.strip().splitlines()[-1])
     config = load_run_config(trained_run)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from data.prepare import load_split, prepare_dataset
-from tests.conftest import compose_config, read_metrics, run_folders, run_main
+from tests.conftest import compose_config, read_metrics, run_folders, run_main, run_python
 
 SERVE = ("import json, sys, numpy as np, tensorflow as tf; "
          "serve = tf.saved_model.load(sys.argv[1]).signatures['serving_default']; "
@@ -25,8 +23,7 @@ def _last_json(result) -> dict:
 
 def _serve(saved_model: str, inputs: np.ndarray, tmp_path) -> dict:
     np.save(tmp_path / "serve_input.npy", inputs)
-    served = subprocess.run([sys.executable, "-c", SERVE, saved_model, str(tmp_path / "serve_input.npy")],
-                            capture_output=True, text=True, timeout=120)
+    served = run_python(tmp_path, SERVE, saved_model, str(tmp_path / "serve_input.npy"))
     return _last_json(served)
 
 

@@ -45,7 +45,7 @@ def test_debug_fast_overfit_profile_and_nan(workdir):
     # 3 batches of 32 per split: the validation loss is an average over 96 examples, not 270
     assert "val_accuracy=" in fast.stderr and json.loads((run / "metrics.json").read_text())["epochs_run"] == 1
 
-    overfit = run_main(workdir, "debug=overfit", "trainer.epochs=30",
+    overfit = run_main(workdir, "debug=overfit", "trainer.epochs=15",
                        "results_dir=overfit")
     assert overfit.returncode == 0, overfit.stderr
     [run] = (workdir / "overfit" / "mlp" / "digits").iterdir()
