@@ -1,8 +1,8 @@
 """A run killed at any moment resumes into exactly the run it would have been: metrics, history, TensorBoard.
 
-Each case SIGKILLs a training job at one moment (tests/faults.py), resumes it with `run=<folder>`
-and kills the resumed job at the next moment, and so on down a chain of moments; the last resume
-runs to the end. The result is compared with an uninterrupted run of the same config: `metrics.json`
+The test SIGKILLs a training job at one moment (tests/faults.py), resumes it with `run=<folder>`
+and kills the resumed job at the next moment, and so on down the chain of every moment; the last
+resume runs to the end. The result is compared with an uninterrupted run of the same config: `metrics.json`
 (all but timings), `history.csv` byte for byte, every TensorBoard scalar series point for point,
 the kept checkpoints, and no temporary file left anywhere in the run.
 """
@@ -21,15 +21,11 @@ from tests.conftest import run_main
 # streamed from the shards, shuffled in windows, augmented, old checkpoints pruned: the hardest way to train
 ARGS = ["trainer.epochs=3", "model.hidden_units=[16]", "seed=11", "dataset.cache=none", "dataset.shuffle_window=300",
         "dataset.augment=[{name:translate,factor:0.1}]", "trainer.keep_checkpoints=1"]
-# Each chain kills one run at each of its points in turn, resuming it between kills; every point is
+# The chain kills one run at each of these points in turn, resuming it between kills; every point is
 # reached again by the resumed run (the kills before `committed` all happen before epoch 2 is committed).
-CHAINS = {
-    "training": [("batch", 1), ("batch", 2), ("validated", 2), ("checkpoint_half", 2), ("checkpoint_whole", 2),
-                 ("checkpointed", 2)],
-    "records": [("tensorboard", 2), ("history_half", 2), ("state_half", 2), ("committed", 2), ("evaluating", 0)],
-}
-
-pytestmark = pytest.mark.xdist_group("resume")  # one test worker: its tests share the `uninterrupted` run, made once
+CHAIN = [("batch", 1), ("batch", 2), ("validated", 2), ("checkpoint_half", 2), ("checkpoint_whole", 2),
+         ("checkpointed", 2), ("tensorboard", 2), ("history_half", 2), ("state_half", 2), ("committed", 2),
+         ("evaluating", 0)]
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +63,9 @@ def comparable_metrics(run: Path) -> dict:
     return metrics
 
 
-@pytest.mark.parametrize("chain", CHAINS)
-def test_a_run_killed_at_every_moment_resumes_to_the_uninterrupted_run(workdir, uninterrupted, chain):
-    results, run = f"killed_{chain}", None
-    for point, epoch in CHAINS[chain]:
+def test_a_run_killed_at_every_moment_resumes_to_the_uninterrupted_run(workdir, uninterrupted):
+    results, run = "killed", None
+    for point, epoch in CHAIN:
         start = ARGS if run is None else [f"run={run}"]  # the first kill hits a new run, the others its resumes
         killed = run_main(workdir, *start, f"results_dir={results}", fault={"point": point, "epoch": epoch})
         assert killed.returncode == -9, (point, killed.stderr)
@@ -89,6 +84,6 @@ def test_a_run_killed_at_every_moment_resumes_to_the_uninterrupted_run(workdir, 
     assert not [p for p in run.rglob("*") if TEMPORARY.match(p.name)]
     history_epochs = [line.split(",")[0] for line in (run / "history.csv").read_text().splitlines()[1:]]
     assert history_epochs == ["1", "2", "3"]
-    if chain == "records":  # a resume continues the run as configured; a change is a branch
-        again = run_main(workdir, f"run={run}", f"results_dir={results}", "trainer.epochs=5")
-        assert again.returncode == 2 and "branch a new run instead" in again.stderr
+    # a resume continues the run as configured; a change is a branch
+    again = run_main(workdir, f"run={run}", f"results_dir={results}", "trainer.epochs=5")
+    assert again.returncode == 2 and "branch a new run instead" in again.stderr
