@@ -37,8 +37,11 @@ def preload() -> None:
     os.dup2(devnull, 2)  # TensorFlow's start-up chatter
     try:
         import keras  # noqa: F401
-        import matplotlib.pyplot  # noqa: F401 -- the pictures every finished run draws
+        import matplotlib.backends.backend_agg  # noqa: F401 -- the pictures every finished run draws
+        import matplotlib.pyplot  # noqa: F401
         import mlflow  # noqa: F401 -- logger=mlflow
+        import rich.tree  # noqa: F401 -- the config a run prints
+        import tensorboard.summary  # noqa: F401 -- what tf.summary loads on a run's first record
         import tensorflow  # noqa: F401
 
         import hpsearch.sweeper  # noqa: F401

@@ -15,15 +15,15 @@ from tests.conftest import run_main
 
 def test_mlp_search_prunes_trials_and_promotes_its_best(tmp_path, digits_data, monkeypatch):
     shutil.copytree(digits_data, tmp_path / "data")
-    result = run_main(tmp_path, "-m", "hpsearch=mlp", "hydra.sweeper.n_trials=6", "trainer.epochs=4",
+    result = run_main(tmp_path, "-m", "hpsearch=mlp", "hydra.sweeper.n_trials=4", "trainer.epochs=4",
                       "hydra.sweeper.n_jobs=2", "hydra.sweeper.plots=false",  # two at a time, each in a forked process
-                      "hydra.sweeper.sampler.n_startup_trials=6", "trainer.batch_size=128", "results_dir=elsewhere")
+                      "hydra.sweeper.sampler.n_startup_trials=4", "trainer.batch_size=128", "results_dir=elsewhere")
     assert result.returncode == 0, result.stderr
     sweep_dir = tmp_path / "elsewhere" / "sweeps" / "mlp_digits"
     assert not (tmp_path / "results").exists()  # no folder claimed while Hydra merged the preset is left behind
     with open(sweep_dir / "trials.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 6
+    assert len(rows) == 4
     pruned = [r for r in rows if r["state"] == "PRUNED"]
     complete = [r for r in rows if r["state"] == "COMPLETE"]
     assert pruned and complete, [r["state"] for r in rows]
