@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -115,18 +116,23 @@ class TrialSeededSampler(optuna.samplers.BaseSampler):
 def connect(spec: str, attempts: int = 5) -> optuna.storages.BaseStorage:
     """The study's storage. Sweeps started together on several machines race to create a new database's
     tables, and all but one fail: those try again, by which time the tables exist."""
-    from sqlalchemy.exc import ArgumentError  # an optuna dependency
-
     for attempt in range(attempts):
         try:
             return optuna.storages.get_storage(open_storage(spec))
-        except (ImportError, ValueError, ArgumentError):  # no driver, an unknown or malformed URL: for good
-            raise
-        except Exception:
-            if journal_path(spec) is not None or attempt == attempts - 1:
+        except Exception as error:
+            if journal_path(spec) is not None or attempt == attempts - 1 or lasting(error):
                 raise
             time.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def lasting(error: Exception) -> bool:
+    """An error trying again will not cure: no driver, a malformed URL, an unknown database dialect
+    (SQLAlchemy's ArgumentError, imported only once a database URL has brought SQLAlchemy in)."""
+    if isinstance(error, (ImportError, ValueError)):
+        return True
+    exc = sys.modules.get("sqlalchemy.exc")
+    return exc is not None and isinstance(error, exc.ArgumentError)
 
 
 def instantiate_named(key: str, config: DictConfig, **arguments: Any) -> Any:

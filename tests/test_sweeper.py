@@ -73,6 +73,19 @@ def test_each_sampler_runs(tmp_path, sampler):
     assert [r["state"] for r in trials(tmp_path / "sweep")] == ["COMPLETE"] * 3
 
 
+def test_a_storage_is_tried_again_only_when_trying_again_can_help():
+    """Sweeps started together race to create a database's tables: a refused connection or a failed
+    creation is tried again; no driver, a malformed URL or an unknown dialect fails at once."""
+    import sqlalchemy.exc
+
+    from hpsearch.sweeper import lasting
+
+    assert lasting(ImportError("no module named psycopg")) and lasting(ValueError("bad URL"))
+    assert lasting(sqlalchemy.exc.NoSuchModuleError("Can't load plugin: sqlalchemy.dialects:foo"))
+    assert not lasting(sqlalchemy.exc.OperationalError("CREATE TABLE", {}, Exception("refused")))
+    assert not lasting(sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("duplicate key")))
+
+
 def test_gp_without_pytorch_is_a_clear_error(tmp_path):
     pytest.importorskip("sys")
     try:
