@@ -62,38 +62,33 @@ class MainServer:
 _SERVERS: dict[Path, MainServer] = {}  # one per project copy whose main.py the tests run
 
 
-def run_main(workdir: Path, *args: str, timeout: float = 240, main: Path = MAIN, fork: bool = True,
-             stdin: str | None = None, fault: dict | None = None) -> subprocess.CompletedProcess:
-    """Run `python main.py args` with workdir as the current folder, and workdir/data, workdir/results as
-    `data_dir` and `results_dir` unless args set them.
+def server(main: Path = MAIN) -> MainServer:
+    """This worker's test server for `main`; another project's copy gets its own, which imports that
+    copy's modules when it starts (files added to the copy after that are not seen)."""
+    if main not in _SERVERS:
+        _SERVERS[main] = MainServer(main)
+    return _SERVERS[main]
 
-    By default it is a child forked from this worker's `tests/main_server.py` for that `main`, which
-    imported TensorFlow and the project once; `fork=False` starts a fresh interpreter. A server
-    imports the project's modules when it starts: files added to a project copy after its first
-    `run_main` are not seen.
-    """
+
+def run_main(workdir: Path, *args: str, timeout: float = 240, main: Path = MAIN, stdin: str | None = None,
+             fault: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `python main.py args` with workdir as the current folder, and workdir/data, workdir/results as
+    `data_dir` and `results_dir` unless args set them: a child forked from this worker's
+    `tests/main_server.py` for that `main`, which imported TensorFlow and the project once."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("HYDRA_FULL_ERROR", None)
     given = {arg.split("=", 1)[0] for arg in args}
     # the defaults are the project's own data/ and results/; a test keeps to its folder
     args = (*args, *(f"{key}={workdir / folder}" for key, folder in (("data_dir", "data"), ("results_dir", "results"))
                      if key not in given and "--cfg" not in args and "--help" not in args))
-    if fork:
-        if main not in _SERVERS:  # another project's copy: its own server, which imports that copy's modules
-            _SERVERS[main] = MainServer(main)
-        return _SERVERS[main].run(workdir, list(args), timeout, env, stdin, fault)
-    assert fault is None, "faults are installed by the main server"
-    return subprocess.run([sys.executable, str(main), *args], cwd=workdir, capture_output=True, text=True,
-                          timeout=timeout, env=env, input=stdin)
+    return server(main).run(workdir, list(args), timeout, env, stdin, fault)
 
 
 def run_python(workdir: Path, code: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """`python -c code args` in workdir, forked from the test server: TensorFlow is imported already,
     and nothing else has run in that process (no model built, no project code called)."""
-    if MAIN not in _SERVERS:
-        _SERVERS[MAIN] = MainServer(MAIN)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return _SERVERS[MAIN].run(workdir, list(args), timeout, env, None, None, code=code)
+    return server().run(workdir, list(args), timeout, {**os.environ, "PYTHONUNBUFFERED": "1"}, None, None,
+                        code=code)
 
 
 def run_folders(workdir: Path, model: str = "mlp", dataset: str = "digits") -> list[Path]:

@@ -2,7 +2,7 @@
 
 Run as a process of its own, it imports everything `main.py` imports, TensorFlow included, but runs
 no TensorFlow op; then, for each request (a JSON line on stdin), it forks a child that becomes
-`python main.py <args>`: its own working folder, environment, stdin, stdout and stderr files,
+`python main.py <args>`: its own working folder, environment, stdin pipe, stdout and stderr files,
 `sys.argv`, and `main.py` executed as `__main__`. Its exit status (or the negative number of the
 signal that killed it, as `subprocess` reports it) goes back as a JSON line on stdout.
 
@@ -10,8 +10,7 @@ A request may give `code` to run instead, as `python -c code args` would (tests 
 alone, e.g. to serve an exported model, in a process that ran nothing of the project).
 
 A request may name a `fault` (see `tests/faults.py`): the child installs it before running
-`main.py`, e.g. to SIGKILL itself between two writes of a checkpoint. The few tests that check what
-the real interpreter start-up prints still run `python main.py` in a fresh process (`conftest.run_main(fork=False)`).
+`main.py`, e.g. to SIGKILL itself between two writes of a checkpoint.
 """
 
 from __future__ import annotations

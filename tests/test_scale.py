@@ -111,8 +111,8 @@ def test_bfloat16_with_xla_trains_and_its_checkpoint_continues_in_float32(tmp_pa
 
 def test_mirrored_over_two_logical_cpus_and_its_checkpoint_on_one_device(tmp_path, digits_data):
     shutil.copytree(digits_data, tmp_path / "data")
-    result = run_main(tmp_path, "model.hidden_units=[32]", "trainer.epochs=2", "trainer.distribute=mirrored",
-                      "trainer.devices=[/cpu:0,/cpu:1]")
+    result = run_main(tmp_path, "model.hidden_units=[32]", "trainer.epochs=2", "trainer.batch_size=128",
+                      "optimizer.lr=0.01", "trainer.distribute=mirrored", "trainer.devices=[/cpu:0,/cpu:1]")
     assert result.returncode == 0, result.stderr
     assert "mirrored over 2 replicas: /cpu:0, /cpu:1" in result.stderr
     [run] = run_folders(tmp_path)
