@@ -115,6 +115,7 @@ def run_reporting_user_errors() -> None:
     wants_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
     sys.argv[1:] = [option_names_as_strings(argument) for argument in resolvable_cfg_request(sys.argv[1:])]
     skip_hydras_mode_probe(sys.argv[1:], CONF_DIR)
+    list_config_groups_only_when_shown()
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         main()
@@ -148,6 +149,34 @@ def skip_hydras_mode_probe(arguments: list[str], conf_dir: Path) -> bool:
             return False
     Hydra.get_mode = lambda self, config_name, overrides: None  # what it returns when nothing sets the mode
     return True
+
+
+class _Deferred:
+    """A string computed when it is turned into one (`string.Template` does that to what it fills in)."""
+
+    def __init__(self, compute) -> None:
+        self.compute = compute
+
+    def __str__(self) -> str:
+        return self.compute()
+
+
+def list_config_groups_only_when_shown() -> None:
+    """`--help` without Hydra's walk of every config group, 3 s of CPU: Hydra lists them all, twice,
+    for `$APP_CONFIG_GROUPS` and `$HYDRA_CONFIG_GROUPS` before it fills the help template, and this
+    project's template (conf/hydra/help/project.yaml) uses neither. The lists are now made only if a
+    template shows them."""
+    from hydra._internal.hydra import Hydra
+
+    listing = Hydra.format_config_groups
+    if getattr(listing, "deferred", False):
+        return
+
+    def deferred(self, predicate, compact=True):
+        return _Deferred(lambda: listing(self, predicate, compact))
+
+    deferred.deferred = True
+    Hydra.format_config_groups = deferred
 
 
 def disk_full_error(error: BaseException) -> UserError | None:

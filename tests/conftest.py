@@ -80,7 +80,7 @@ def run_main(workdir: Path, *args: str, timeout: float = 240, main: Path = MAIN,
     given = {arg.split("=", 1)[0] for arg in args}
     # the defaults are the project's own data/ and results/; a test keeps to its folder
     args = (*args, *(f"{key}={workdir / folder}" for key, folder in (("data_dir", "data"), ("results_dir", "results"))
-                     if key not in given and "--cfg" not in args and "--help" not in args))
+                     if key not in given and not {"--cfg", "--help", "--hydra-help"} & set(args)))
     return server(main).run(workdir, list(args), timeout, env, stdin, fault)
 
 
