@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import resource
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from ab import report
 
 ROOT = Path(__file__).resolve().parents[1]
 EAGER = ("import runpy, sys; from hydra._internal.hydra import Hydra; Hydra.format_config_groups.deferred = True; "
@@ -55,13 +56,7 @@ def main() -> None:
             outputs.add(output)
     if len(outputs) != 1:
         raise SystemExit("the two commands printed different help")
-    medians = {name: (statistics.median(c for c, _ in runs), statistics.median(w for _, w in runs))
-               for name, runs in times.items()}
-    for name, (cpu, wall) in medians.items():
-        print(f"{name}: CPU {cpu:.3f} s, wall {wall:.3f} s (medians of {args.repeats})")
-    (cpu_a, wall_a), (cpu_b, wall_b) = medians.values()
-    print(f"saved by not listing: CPU {cpu_a - cpu_b:.3f} s, wall {wall_a - wall_b:.3f} s; "
-          f"ratio B / A: CPU {cpu_b / cpu_a:.3f}, wall {wall_b / wall_a:.3f}")
+    report(times, args.repeats, "saved by not listing")
 
 
 if __name__ == "__main__":

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import argparse
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from ab import report
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = {"A probe kept": ["optimizer.lr=-1", "hydra.searchpath=[]"], "B probe skipped": ["optimizer.lr=-1"]}
@@ -51,13 +52,7 @@ def main() -> None:
         for _ in range(args.repeats):
             for name, arguments in COMMANDS.items():
                 times[name].append(timed(arguments, Path(folder)))
-    medians = {name: (statistics.median(c for c, _ in runs), statistics.median(w for _, w in runs))
-               for name, runs in times.items()}
-    for name, (cpu, wall) in medians.items():
-        print(f"{name}: CPU {cpu:.3f} s, wall {wall:.3f} s (medians of {args.repeats})")
-    (cpu_a, wall_a), (cpu_b, wall_b) = medians.values()
-    print(f"saved by skipping the probe: CPU {cpu_a - cpu_b:.3f} s, wall {wall_a - wall_b:.3f} s; "
-          f"ratio B / A: CPU {cpu_b / cpu_a:.3f}, wall {wall_b / wall_a:.3f}")
+    report(times, args.repeats, "saved by skipping the probe")
 
 
 if __name__ == "__main__":
