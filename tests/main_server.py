@@ -80,19 +80,19 @@ def become_main(request: dict, stdin: int) -> None:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    main_path = request["main"]
-    sys.argv = [main_path, *request["args"]] if request.get("code") is None else ["-c", *request["args"]]
-    sys.path[0] = str(Path(main_path).parent) if request.get("code") is None else ""
+    main_path, program = request["main"], request.get("code")  # program: `python -c program args`
+    sys.argv = [main_path if program is None else "-c", *request["args"]]
+    sys.path[0] = str(Path(main_path).parent) if program is None else ""
     code = 0
     try:
         if request.get("fault"):
             from tests.faults import install
 
             install(request["fault"])
-        if request.get("code") is None:
+        if program is None:
             runpy.run_path(main_path, run_name="__main__")
-        else:  # `python -c code args`, e.g. serving an exported model with TensorFlow alone
-            exec(compile(request["code"], "<string>", "exec"), {"__name__": "__main__"})
+        else:  # e.g. serving an exported model with TensorFlow alone
+            exec(compile(program, "<string>", "exec"), {"__name__": "__main__"})
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
         if not isinstance(exit_.code, (int, type(None))):

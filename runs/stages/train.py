@@ -11,6 +11,7 @@ split and writes `metrics.json`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import sys
@@ -173,10 +174,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     preprocessing = training_preprocessing(run_dir, manifest, config)
     splits = {split: split_source(folder, manifest, split, config.dataset, preprocessing) for split in SPLITS}
     batch_size = config.trainer.batch_size
-    # each split's evaluation pipeline is built once: validation during fit and at the end, the test
-    # split for its metrics and its confusion matrix (a build traces its functions again, ~40 ms)
-    evaluation = {split: evaluation_batches(source, batch_size, config.trainer.limit_batches)
-                  for split, source in splits.items()}
+
+    @functools.cache
+    def evaluation(split: str):
+        """The split's evaluation pipeline, built when first needed and then reused: validation during
+        fit and at the end, the test split for its metrics and its confusion matrix (a build traces its
+        functions again, ~40 ms; a pruned trial builds only validation's)."""
+        return evaluation_batches(splits[split], batch_size, config.trainer.limit_batches)
 
     pruning = trial_callback(config)
     with out_of_memory_as_user_error(config), strategy.scope():
@@ -196,7 +200,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             model.fit(
                 training_batches(splits["train"], batch_size, config.seed, plan.first_epoch, trainer.epochs,
                                  limit=limit, overfit=trainer.overfit_batches),
-                evaluation["val"],
+                evaluation("val"),
                 steps_per_epoch=steps, initial_epoch=plan.first_epoch,
                 callbacks=(*run_callbacks(config, run_dir, steps), *([pruning] if pruning else [])))
     fit_time = time.perf_counter() - fit_started
@@ -209,7 +213,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                            if name.startswith("val_")}}
     else:
         model.load_checkpoint(best_path)
-        results = {split: model.evaluate(batches) for split, batches in evaluation.items()}
+        results = {split: model.evaluate(evaluation(split)) for split in splits}
     metrics = {
         **results,
         "epochs_run": state["last_epoch"],
@@ -222,7 +226,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics["pruned_at_epoch"] = pruning.pruned_at
     write_json_atomically(run_dir / "metrics.json", metrics)
     if not pruned:
-        draw_pictures(model, run_dir, config, evaluation["test"] if splits["test"].count else None, manifest,
+        draw_pictures(model, run_dir, config, evaluation("test") if splits["test"].count else None, manifest,
                       best_epoch)
     if "mlflow" in chosen_loggers(config):
         from runs.stages.mlflow_logger import log_final_metrics
