@@ -170,3 +170,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         sizes[item.path] = sizes.get(item.path, 0) + 1
     items.sort(key=lambda item: sizes[item.path])  # stable: a module's tests keep their order
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a grouped test whose `xdist_group` `--dist loadgroup` did not keep on one worker.
+
+    pytest-xdist marks a grouped test by appending `@<group>` to its node id, which pytest 9.2 no
+    longer lets it change (pytest-xdist#1386): the groups then spread silently, and a module's shared
+    run is trained on both workers. requirements.txt pins a pytest where the grouping holds."""
+    if getattr(item.config.option, "loadgroup", False) and item.get_closest_marker("xdist_group") and \
+            "@" not in item.nodeid.rsplit("]", 1)[-1]:
+        pytest.fail("pytest-xdist did not keep this test's xdist_group on one worker (pytest-xdist#1386, "
+                    "pytest >= 9.2): install the pytest that requirements.txt pins", pytrace=False)

@@ -22,7 +22,6 @@ import runpy
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1])  # whose main.py
@@ -114,21 +113,25 @@ def wait(pid: int, timeout: float) -> tuple[int | None, int | None]:
     """The child's exit status and peak resident memory in KiB (None, None if it ran past `timeout`).
 
     A forked child starts out resident with the server's pages, so its peak is the server's size plus
-    what the command added: compare two commands' peaks, not one peak with a fresh process's."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done, status, usage = os.wait4(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status), usage.ru_maxrss
-        time.sleep(0.02)
-    with_group = [lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)]
-    for kill in with_group:
-        try:
-            kill()
-        except ProcessLookupError:
-            pass
-    os.waitpid(pid, 0)
-    return None, None
+    what the command added: compare two commands' peaks, not one peak with a fresh process's.
+    The wait blocks (a timer kills the child at the deadline): polling added 10 ms to every command."""
+    expired = threading.Event()
+
+    def kill() -> None:
+        expired.set()
+        for signal_group in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+            try:
+                signal_group()
+            except ProcessLookupError:
+                pass
+
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    _, status, usage = os.wait4(pid, 0)
+    timer.cancel()
+    if expired.is_set():
+        return None, None
+    return os.waitstatus_to_exitcode(status), usage.ru_maxrss
 
 
 def feed(pipe: int, data: bytes) -> None:
