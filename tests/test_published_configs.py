@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import optuna
@@ -19,7 +18,7 @@ import pytest
 import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, run_script
 
 EXAMPLES = PROJECT_ROOT / "tests" / "published_examples"
 SWEEPER_CONF = PROJECT_ROOT / "conf" / "hydra" / "sweeper"
@@ -31,9 +30,8 @@ def run_example(tmp_path: Path, app: str, *overrides: str) -> tuple[subprocess.C
     # the plugin is found on sys.path (each app puts the project there), its configs on Hydra's search path
     search_path = f"hydra.searchpath=[file://{PROJECT_ROOT / 'conf'}]"
     no_plots = "hydra.sweeper.plots=false"  # seconds of matplotlib and scikit-learn that no test here looks at
-    result = subprocess.run([sys.executable, str(EXAMPLES / app), "--multirun", f"hydra.sweep.dir={sweep_dir}",
-                             search_path, no_plots, *overrides], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=180, env=env)
+    result = run_script(tmp_path, EXAMPLES / app, "--multirun", f"hydra.sweep.dir={sweep_dir}", search_path,
+                        no_plots, *overrides, env=env, timeout=180)
     return result, sweep_dir
 
 

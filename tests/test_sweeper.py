@@ -15,14 +15,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, run_script
 
 APP = Path(__file__).resolve().parent / "sweep_app" / "app.py"
 
 
-def sweep(sweep_dir: Path, *args: str, background: bool = False):
+def sweep(sweep_dir: Path, *args: str, background: bool = False, fresh: bool = False):
+    """`python tests/sweep_app/app.py -m args`, forked from the test server (tests/conftest.run_script);
+    a fresh interpreter instead in the `background` (a session of its own, which the test can signal)
+    or when `fresh`: joblib's and submitit's workers load the app's function by importing its file,
+    which the server's forked `__main__` cannot give them."""
     env = {**os.environ, "PROJECT_CONF": str(PROJECT_ROOT / "conf"), "SWEEP_DIR": str(sweep_dir)}
     env.pop("HYDRA_FULL_ERROR", None)
+    if not (background or fresh):
+        return run_script(sweep_dir.parent, APP, "-m", *args, env=env)
     command = [sys.executable, str(APP), "-m", *args]
     if background:
         return subprocess.Popen(command, cwd=sweep_dir.parent, env=env, stdout=subprocess.DEVNULL,
@@ -207,7 +213,7 @@ def alive(pid: int) -> bool:
 
 def test_two_trials_at_a_time_with_the_joblib_launcher(tmp_path):
     result = sweep(tmp_path / "sweep", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2",
-                   "hydra.sweeper.n_trials=4", "sleep=0.5")
+                   "hydra.sweeper.n_trials=4", "sleep=0.5", fresh=True)
     assert result.returncode == 0, result.stderr
     rows = trials(tmp_path / "sweep")
     assert [r["state"] for r in rows] == ["COMPLETE"] * 4
@@ -392,7 +398,7 @@ def test_two_sweep_processes_on_a_real_postgresql_study(tmp_path, postgres_url):
 def test_trials_as_submitit_jobs_locally_and_the_shipped_slurm_settings(tmp_path):
     """hydra/launcher=submitit_local runs the path Slurm jobs take (pickled job, own process, shared study)."""
     result = sweep(tmp_path / "sweep", "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
-                   "hydra.sweeper.n_trials=3")
+                   "hydra.sweeper.n_trials=3", fresh=True)
     assert result.returncode == 0, result.stderr
     assert [r["state"] for r in trials(tmp_path / "sweep")] == ["COMPLETE"] * 3
     assert "Submitit 'local' sweep output dir" in result.stdout + result.stderr
