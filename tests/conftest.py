@@ -34,21 +34,20 @@ def compose_config(*overrides: str) -> DictConfig:
 class MainServer:
     """A `tests/main_server.py` process of this test worker: runs `python main.py ...` in forked children."""
 
-    def __init__(self, main: Path = MAIN) -> None:
-        self.main = main
+    def __init__(self) -> None:
         self.process = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "tests" / "main_server.py"),
-                                         str(main.parent)], cwd=main.parent, stdin=subprocess.PIPE,
+                                         str(PROJECT_ROOT)], cwd=PROJECT_ROOT, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True)
         assert json.loads(self.process.stdout.readline()) == {"ready": True}
 
-    def run(self, workdir: Path, args: list[str], timeout: float, env: dict, stdin: str | None,
-            fault: dict | None, code: str | None = None, script: Path | None = None) -> subprocess.CompletedProcess:
-        script = script or self.main
+    def run(self, workdir: Path, args: list[str], timeout: float, env: dict, stdin: str | None = None,
+            fault: dict | None = None, code: str | None = None, script: Path = MAIN,
+            other_project: bool = False) -> subprocess.CompletedProcess:
         with tempfile.TemporaryDirectory() as folder:
             files = {name: str(Path(folder) / name) for name in ("stdin", "stdout", "stderr")}
             Path(files["stdin"]).write_text(stdin or "")
             request = {"main": str(script), "args": list(args), "cwd": str(workdir), "env": env, "timeout": timeout,
-                       "fault": fault, "code": code, **files}
+                       "fault": fault, "code": code, "other_project": other_project, **files}
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
             reply = json.loads(self.process.stdout.readline())
@@ -60,43 +59,42 @@ class MainServer:
             return result
 
 
-_SERVERS: dict[Path, MainServer] = {}  # one per project copy whose main.py the tests run
+_SERVER: list[MainServer] = []  # this worker's, started by the first test that needs it
 
 
-def server(main: Path = MAIN) -> MainServer:
-    """This worker's test server for `main`; another project's copy gets its own, which imports that
-    copy's modules when it starts (files added to the copy after that are not seen)."""
-    if main not in _SERVERS:
-        _SERVERS[main] = MainServer(main)
-    return _SERVERS[main]
+def server() -> MainServer:
+    """This worker's test server."""
+    if not _SERVER:
+        _SERVER.append(MainServer())
+    return _SERVER[0]
 
 
 def run_main(workdir: Path, *args: str, timeout: float = 240, main: Path = MAIN, stdin: str | None = None,
              fault: dict | None = None) -> subprocess.CompletedProcess:
     """Run `python main.py args` with workdir as the current folder, and workdir/data, workdir/results as
     `data_dir` and `results_dir` unless args set them: a child forked from this worker's
-    `tests/main_server.py` for that `main`, which imported TensorFlow and the project once."""
+    `tests/main_server.py`, which imported TensorFlow and the project once. `main` may be another copy's
+    main.py: the child then forgets the project's modules and imports that copy's (TensorFlow stays)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("HYDRA_FULL_ERROR", None)
     given = {arg.split("=", 1)[0] for arg in args}
     # the defaults are the project's own data/ and results/; a test keeps to its folder
     args = (*args, *(f"{key}={workdir / folder}" for key, folder in (("data_dir", "data"), ("results_dir", "results"))
                      if key not in given and not {"--cfg", "--help", "--hydra-help"} & set(args)))
-    return server(main).run(workdir, list(args), timeout, env, stdin, fault)
+    return server().run(workdir, list(args), timeout, env, stdin, fault, script=main, other_project=main != MAIN)
 
 
 def run_python(workdir: Path, code: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """`python -c code args` in workdir, forked from the test server: TensorFlow is imported already,
     and nothing else has run in that process (no model built, no project code called)."""
-    return server().run(workdir, list(args), timeout, {**os.environ, "PYTHONUNBUFFERED": "1"}, None, None,
-                        code=code)
+    return server().run(workdir, list(args), timeout, {**os.environ, "PYTHONUNBUFFERED": "1"}, code=code)
 
 
 def run_script(workdir: Path, script: Path, *args: str, env: dict, timeout: float = 240) -> subprocess.CompletedProcess:
     """`python script args` in workdir with environment `env`, forked from the test server as `run_main` is:
     for the sweeper's Hydra apps (tests/sweep_app, tests/published_examples), which then start with
     Hydra, Optuna and the sweeper imported, about a second less CPU for every sweep."""
-    return server().run(workdir, list(args), timeout, env, None, None, script=script)
+    return server().run(workdir, list(args), timeout, env, script=script)
 
 
 def run_folders(workdir: Path, model: str = "mlp", dataset: str = "digits") -> list[Path]:

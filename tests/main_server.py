@@ -9,6 +9,9 @@ signal that killed it, as `subprocess` reports it) goes back as a JSON line on s
 A request may give `code` to run instead, as `python -c code args` would (tests that use TensorFlow
 alone, e.g. to serve an exported model, in a process that ran nothing of the project).
 
+A request with `other_project` runs the main.py of a copy of the project: the child forgets the
+project's modules first and imports the copy's (see `forget_project_modules`).
+
 A request may name a `fault` (see `tests/faults.py`): the child installs it before running
 `main.py`, e.g. to SIGKILL itself between two writes of a checkpoint.
 """
@@ -80,6 +83,8 @@ def become_main(request: dict, stdin: int) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     main_path, program = request["main"], request.get("code")  # program: `python -c program args`
+    if request.get("other_project"):
+        forget_project_modules()
     sys.argv = [main_path if program is None else "-c", *request["args"]]
     sys.path[0] = str(Path(main_path).parent) if program is None else ""
     code = 0
@@ -107,6 +112,19 @@ def become_main(request: dict, stdin: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def forget_project_modules() -> None:
+    """Drop the modules imported from this server's project, so that a copy of the project (its
+    main.py in the request) imports its own `models`, `data`, `conf`, ... from its folder, new files
+    included; TensorFlow and the other libraries stay imported. Registries outside the project keep
+    what the server's import put there: Hydra's ConfigStore (the copy's imports store their schemas
+    again, over the same names) and Hydra's plugin list (this project's sweeper class)."""
+    root, environment = str(PROJECT_ROOT.resolve()) + os.sep, os.path.realpath(sys.prefix) + os.sep  # .venv/
+    for name, module in list(sys.modules.items()):
+        file = os.path.realpath(getattr(module, "__file__", None) or "/")
+        if file.startswith(root) and not file.startswith(environment) and name.split(".")[0] != "tests":
+            del sys.modules[name]
 
 
 def wait(pid: int, timeout: float) -> tuple[int | None, int | None]:
