@@ -160,6 +160,7 @@ class BaseModel:
         if self.task == "regression":
             return [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")]
         return ["accuracy"]
+
     @classmethod
     def best_config_path(cls, dataset: str) -> Path:
         # Not conf/best/: Hydra takes every folder of conf/ for a config group, and `best=true` must
