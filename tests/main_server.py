@@ -147,6 +147,7 @@ def wait(pid: int, timeout: float) -> tuple[int | None, int | None]:
     timer.start()
     _, status, usage = os.wait4(pid, 0)
     timer.cancel()
+    timer.join()  # no thread of this request is left when the next one forks
     if expired.is_set():
         return None, None
     return os.waitstatus_to_exitcode(status), usage.ru_maxrss
