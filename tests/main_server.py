@@ -137,9 +137,9 @@ def wait(pid: int, timeout: float) -> tuple[int | None, int | None]:
 
     def kill() -> None:
         expired.set()
-        for signal_group in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        for send in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
             try:
-                signal_group()
+                send()
             except ProcessLookupError:
                 pass
 
