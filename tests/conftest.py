@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -59,14 +60,10 @@ class MainServer:
             return result
 
 
-_SERVER: list[MainServer] = []  # this worker's, started by the first test that needs it
-
-
+@functools.cache
 def server() -> MainServer:
-    """This worker's test server."""
-    if not _SERVER:
-        _SERVER.append(MainServer())
-    return _SERVER[0]
+    """This worker's test server, started by the first test that needs it."""
+    return MainServer()
 
 
 def run_main(workdir: Path, *args: str, timeout: float = 240, main: Path = MAIN, stdin: str | None = None,
@@ -95,6 +92,23 @@ def run_script(workdir: Path, script: Path, *args: str, env: dict, timeout: floa
     for the sweeper's Hydra apps (tests/sweep_app, tests/published_examples), which then start with
     Hydra, Optuna and the sweeper imported, about a second less CPU for every sweep."""
     return server().run(workdir, list(args), timeout, env, script=script)
+
+
+SERVE = ("import json, sys, numpy as np, tensorflow as tf; "
+         "serve = tf.saved_model.load(sys.argv[1]).signatures['serving_default']; "
+         "out = serve(inputs=tf.constant(np.load(sys.argv[2]), tf.float32)); "
+         "print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}))")
+
+
+def serve_exported(workdir: Path, saved_model: str, inputs) -> dict:
+    """The outputs of an exported model's `serving_default` signature for `inputs` (a NumPy batch), from
+    a process that uses TensorFlow alone, as a deployment would (`run_python`)."""
+    import numpy as np
+
+    np.save(workdir / "serve_input.npy", inputs)
+    served = run_python(workdir, SERVE, saved_model, str(workdir / "serve_input.npy"))
+    assert served.returncode == 0, served.stderr
+    return json.loads(served.stdout.strip().splitlines()[-1])
 
 
 def run_folders(workdir: Path, model: str = "mlp", dataset: str = "digits") -> list[Path]:

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.conftest import read_metrics, run_folders, run_main, run_python
+from tests.conftest import read_metrics, run_folders, run_main, serve_exported
 
 TINY = ["trainer.epochs=3", "model.hidden_units=[32]", "trainer.keep_checkpoints=null"]
 
@@ -90,14 +90,7 @@ def test_export_reloads_with_tensorflow_alone_and_gives_the_same_predictions(wor
     from runs.stages.trained_run import load_trained_model
 
     x, _ = load_split(workdir / "data" / "digits", "test", [8, 8, 1])
-    np.save(workdir / "export_input.npy", x[:7].astype("float32"))
-    code = ("import json, sys, numpy as np, tensorflow as tf; "
-            "serve = tf.saved_model.load(sys.argv[1]).signatures['serving_default']; "
-            "out = serve(inputs=tf.constant(np.load(sys.argv[2]))); "
-            "print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}))")
-    served = run_python(workdir, code, report["saved_model"], str(workdir / "export_input.npy"))
-    assert served.returncode == 0, served.stderr
-    outputs = json.loads(served.stdout.strip().splitlines()[-1])
+    outputs = serve_exported(workdir, report["saved_model"], x[:7].astype("float32"))
     config = load_run_config(trained_run)
     best = read_metrics(trained_run)["best_epoch"]
     expected = load_trained_model(config, trained_run / "checkpoints" / f"epoch_{best}.keras").predict(x[:7] / 16.0)

@@ -8,23 +8,11 @@ import numpy as np
 import pytest
 
 from data.prepare import load_split, prepare_dataset
-from tests.conftest import compose_config, read_metrics, run_folders, run_main, run_python
-
-SERVE = ("import json, sys, numpy as np, tensorflow as tf; "
-         "serve = tf.saved_model.load(sys.argv[1]).signatures['serving_default']; "
-         "out = serve(inputs=tf.constant(np.load(sys.argv[2]), tf.float32)); "
-         "print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}))")
-
+from tests.conftest import compose_config, read_metrics, run_folders, run_main, serve_exported
 
 def _last_json(result) -> dict:
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def _serve(saved_model: str, inputs: np.ndarray, tmp_path) -> dict:
-    np.save(tmp_path / "serve_input.npy", inputs)
-    served = run_python(tmp_path, SERVE, saved_model, str(tmp_path / "serve_input.npy"))
-    return _last_json(served)
 
 
 def test_regression_trains_evaluates_infers_and_exports_in_raw_units(tmp_path):
@@ -49,7 +37,7 @@ def test_regression_trains_evaluates_infers_and_exports_in_raw_units(tmp_path):
     assert np.abs(np.array(values) - y[:5, 0]).mean() < 120
 
     exported = _last_json(run_main(tmp_path, *args, "stage=export", "run=latest"))
-    served = _serve(exported["saved_model"], x[:5], tmp_path)  # raw inputs in, raw values out
+    served = serve_exported(tmp_path, exported["saved_model"], x[:5])  # raw inputs in, raw values out
     assert set(served) == {"values"}
     np.testing.assert_allclose(np.array(served["values"])[:, 0], values, rtol=1e-4, atol=1e-3)
 
@@ -68,7 +56,7 @@ def test_multilabel_reports_auc_f1_and_labels_above_the_threshold(tmp_path):
     strict = _last_json(run_main(tmp_path, *args, "stage=infer", "run=latest", f"input={tmp_path / 'docs.npy'}",
                                  "stage.threshold=0.9"))
     exported = _last_json(run_main(tmp_path, *args, "stage=export", "run=latest"))  # labels at 0.5
-    served = _serve(exported["saved_model"], x[:4], tmp_path)
+    served = serve_exported(tmp_path, exported["saved_model"], x[:4])
     for tight, probabilities, flags in zip(strict["predictions"], served["probabilities"], served["labels"]):
         assert len(tight["probabilities"]) == 5
         np.testing.assert_allclose(probabilities, tight["probabilities"], atol=1e-4)
