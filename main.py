@@ -35,6 +35,7 @@ register_resolvers()
 log = logging.getLogger("main")
 # What a sweep imports once before it forks its parallel trials (hpsearch.trial_process.preload).
 PRELOAD = ("tensorflow", "keras", "runs.stages")
+TRACEBACKS = {"wanted": False}  # whether the user set HYDRA_FULL_ERROR=1 (run_reporting_user_errors sets it for Hydra)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -62,6 +63,12 @@ def main(cfg: DictConfig) -> float | list[float] | None:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # the sweeper records the failed job (Hydra's basic one stops and names its overrides)
         exit_with_message(str(error))
+    except Exception as error:  # a bug in a model or dataset of one's own (or of the project): nothing is left either
+        discard_unused_run_folder(Path(cfg.results_dir))
+        if HydraConfig.get().mode == RunMode.MULTIRUN or TRACEBACKS["wanted"]:
+            raise
+        print(f"error: {failure_line(error, cfg)} (HYDRA_FULL_ERROR=1 shows the traceback)", file=sys.stderr)
+        raise SystemExit(1) from None
     names = optimized_metrics(cfg.optimized_metric, cfg.dataset.task)
     if not set(names) <= set(metrics):  # infer and export measure nothing
         return None
@@ -90,6 +97,31 @@ def native_stderr_silenced():
         os.close(devnull)
 
 
+def failure_line(error: BaseException, cfg: DictConfig) -> str:
+    """One line for an unexpected error: where it happened (the deepest line of a model or dataset file, or
+    the model's file) and the error's type and first line."""
+    from conf import PROJECT_ROOT
+
+    driver = ("main.py", "runs/", "conf/", "data/pipeline.py", "data/prepare.py", "data/shards.py", "models/base_model.py",
+              "models/__init__.py", "models/callbacks/")
+    frames = [(frame.f_code.co_filename, line, frame.f_code.co_name) for frame, line in traceback.walk_tb(error.__traceback__)]
+    frames += [(file, int(line), name) for file, line, name in
+               re.findall(r'File "([^"]+)", line (\d+), in (\w+)', str(error))]  # AutoGraph's traced code
+    place = None
+    for file, line, name in frames:
+        path = Path(file).resolve()
+        if path.is_relative_to(PROJECT_ROOT) and not str(path.relative_to(PROJECT_ROOT)).startswith(driver):
+            place = f"{path.relative_to(PROJECT_ROOT)}, line {line}, in {name}"
+    if place is None:
+        try:
+            import models
+
+            place = f"model={cfg.model._target_} ({models.registered_class(cfg.model._target_).where()})"
+        except Exception:  # no model in the config, or not a registered one
+            place = f"stage={cfg.stage.name}"
+    return f"{place}: {type(error).__name__}: {first_line(error)}"
+
+
 def discard_unused_run_folder(results_dir: Path) -> None:
     """Remove this job's folder, and parents left empty below results_dir, unless it holds training
     progress (`checkpoints/state.json`): a job refused for bad input, or one that failed before its
@@ -113,6 +145,7 @@ def run_reporting_user_errors() -> None:
     variable still gets full tracebacks.
     """
     wants_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    TRACEBACKS["wanted"] = wants_traceback
     sys.argv[1:] = [option_names_as_strings(argument) for argument in resolvable_cfg_request(sys.argv[1:])]
     skip_hydras_mode_probe(sys.argv[1:], CONF_DIR)
     list_config_groups_only_when_shown()

@@ -21,18 +21,26 @@ from omegaconf import DictConfig, OmegaConf
 from conf.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "step")
 STAGES = ("train", "evaluate", "infer", "export")
 CACHE_MODES = ("auto", "memory", "none")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 DISTRIBUTIONS = ("none", "mirrored")
 DEVICE_NAME = re.compile(r"^/(cpu|gpu):\d+$", re.IGNORECASE)
-TASKS = ("classification", "multilabel", "regression")
+TASKS = ("classification", "multilabel", "regression", "unsupervised")
 # The metrics each task's model reports (loss first, then the task's main metric); `trainer.monitor`
-# and `optimized_metric` name one of them, with `val_` or a split prefix.
+# and `optimized_metric` name one of them, or one a model declares (`MODEL_METRICS`), with `val_` or
+# a split prefix. Unsupervised models report their loss and whatever they declare.
 TASK_METRICS = {"classification": ("loss", "accuracy"),
                 "multilabel": ("loss", "auc", "binary_accuracy", "f1"),
-                "regression": ("loss", "mae", "rmse")}
+                "regression": ("loss", "mae", "rmse"),
+                "unsupervised": ("loss",)}
+# What each model class declares it reports besides its task's metrics, by every `_target_` that
+# names it: {"models.VAE": {"reconstruction_loss": "min", "kl_loss": "min"}}. The model registry
+# fills it as it imports each model file (`register_model_metrics`), so this module imports no model.
+MODEL_METRICS: dict[str, dict[str, str]] = {}
+MODEL_TASKS: dict[str, tuple[str, ...]] = {}  # likewise, the tasks each model class trains on
+METRIC_MODES = ("min", "max")
 SPLIT_PREFIXES = ("train", "val", "test")
 NORMALIZATIONS = ("scale", "standardize", "none")
 # Augmentations of image batches and the parameters each takes (all optional).
@@ -117,9 +125,11 @@ class OptimizerConfig:
     weight_decay: float = 0.0
     momentum: float = 0.9  # used by sgd and rmsprop
     clipnorm: float | None = None
-    schedule: str = "constant"  # cosine decays lr to lr * min_lr_ratio over trainer.epochs
+    schedule: str = "constant"  # cosine decays lr to lr * min_lr_ratio over trainer.epochs; step: see milestones
     warmup_epochs: int = 0
     min_lr_ratio: float = 0.0
+    milestones: list[int] = field(default_factory=list)  # step: epochs (from 1) at which lr is multiplied by gamma
+    gamma: float = 0.1
 
     def __post_init__(self) -> None:
         require_choice("optimizer.name", self.name, OPTIMIZERS)
@@ -132,6 +142,11 @@ class OptimizerConfig:
         require(self.warmup_epochs >= 0, "optimizer.warmup_epochs", self.warmup_epochs, "must be >= 0")
         require(0 <= self.min_lr_ratio <= 1, "optimizer.min_lr_ratio", self.min_lr_ratio,
                 "must be in [0, 1]")
+        require(all(m >= 1 for m in self.milestones) and list(self.milestones) == sorted(set(self.milestones)),
+                "optimizer.milestones", list(self.milestones), "epochs >= 1 in increasing order, e.g. [82, 123]")
+        require(self.schedule != "step" or bool(self.milestones), "optimizer.milestones", list(self.milestones),
+                "optimizer.schedule=step needs at least one epoch, e.g. optimizer.milestones=[82,123]")
+        require(0 < self.gamma <= 1, "optimizer.gamma", self.gamma, "must be in (0, 1]")
 
 
 @dataclass
@@ -252,27 +267,89 @@ class RunConfig:
 
 def optimized_metrics(optimized_metric: Any, task: str = "classification") -> list[str]:
     """`optimized_metric` as a list: one name, several for a multi-objective search, or (null) the
-    task's main metric on the validation split."""
+    task's main metric on the validation split (its loss, for a task without labels)."""
     if optimized_metric is None:
-        return [f"val_{TASK_METRICS[task][1]}"]
+        return [f"val_{TASK_METRICS[task][1 if len(TASK_METRICS[task]) > 1 else 0]}"]
     return [optimized_metric] if isinstance(optimized_metric, str) else list(optimized_metric)
 
 
-def minimized(metric: str) -> bool:
-    """Whether a lower value of `metric` is better: losses and errors."""
+def register_model_metrics(targets: list[str], metrics: dict[str, str], where: str,
+                           tasks: tuple[str, ...] = TASKS) -> None:
+    """Record what a model class declares it reports (`{name: "min" | "max"}`) and the tasks it trains on
+    under each `_target_` that names it; a declaration out of shape stops the import with one line."""
+    if not tasks or not set(tasks) <= set(TASKS):
+        raise ConfigError(f"{where}: tasks={tasks!r} is invalid: a tuple of {', '.join(TASKS)}")
+    if not isinstance(metrics, dict) or not all(
+            isinstance(name, str) and re.fullmatch(r"[A-Za-z_]\w*", name) and mode in METRIC_MODES
+            for name, mode in metrics.items()):
+        raise ConfigError(f"{where}: reported_metrics={metrics!r} is invalid: a mapping of metric names to "
+                          "'min' or 'max', e.g. {'reconstruction_loss': 'min'}")
+    for name in metrics:
+        prefixed = name.split("_", 1)[0] in SPLIT_PREFIXES
+        if prefixed:
+            raise ConfigError(f"{where}: reported_metrics names {name!r}; declare metrics without a split prefix "
+                              f"({', '.join(SPLIT_PREFIXES)}): training reports `{name.split('_', 1)[1]}` and "
+                              f"`val_{name.split('_', 1)[1]}`")
+    for target in targets:
+        MODEL_METRICS[target] = dict(metrics)
+        MODEL_TASKS[target] = tuple(tasks)
+
+
+def model_metrics(cfg: DictConfig | None) -> dict[str, str]:
+    """What the config's model class declares it reports (`{}` for an app without a model)."""
+    if cfg is None or "model" not in cfg or not OmegaConf.is_dict(cfg.model) or "_target_" not in cfg.model:
+        return {}
+    return MODEL_METRICS.get(str(cfg.model._target_), {})
+
+
+def _bare(metric: str) -> str:
+    split, _, rest = metric.partition("_")
+    return rest if split in SPLIT_PREFIXES and rest else metric
+
+
+def minimized(metric: str, declared: dict[str, str] | None = None) -> bool:
+    """Whether a lower value of `metric` is better: as the model declares it (`declared`, by name without
+    the split prefix), else by its name: losses and errors are minimised, anything else maximised."""
+    declared = declared if declared is not None else {}
+    if _bare(metric) in declared:
+        return declared[_bare(metric)] == "min"
     return metric.rsplit("_", 1)[-1] in ("loss", "mae", "rmse", "mse") or metric.endswith("loss")
 
 
+def metric_mode(metric: str, declared: dict[str, str] | None = None) -> str:
+    """'min' or 'max': how `trainer.monitor` picks the best epoch, early stopping waits, the sweeper optimises."""
+    return "min" if minimized(metric, declared) else "max"
+
+
+def all_declared_metrics() -> dict[str, str]:
+    """Every registered model's declarations merged: for tables of runs of several models (`runs list --sort`)."""
+    merged: dict[str, str] = {}
+    for metrics in MODEL_METRICS.values():
+        merged.update(metrics)
+    return merged
+
+
+def reported_metrics(cfg: DictConfig) -> list[str]:
+    """The metric names a run of this config reports, without split prefix: the task's, then the model's."""
+    return [*TASK_METRICS[cfg.dataset.task], *(name for name in model_metrics(cfg) if name not in
+                                               TASK_METRICS[cfg.dataset.task])]
+
+
 def check_task_metrics(cfg: DictConfig) -> None:
-    """`trainer.monitor` and `optimized_metric` must name metrics the dataset's task produces."""
+    """`trainer.monitor` and `optimized_metric` must name metrics the dataset's task or the model produces."""
     task = cfg.dataset.task
-    names = TASK_METRICS[task]
+    target = str(cfg.model._target_) if OmegaConf.is_dict(cfg.get("model")) and "_target_" in cfg.model else None
+    tasks = MODEL_TASKS.get(target, TASKS)
+    require(task in tasks, "dataset.task", task, f"model {target} trains on {', '.join(tasks)}: add "
+            f"dataset.task={tasks[0]}" + (" (the labels are not used)" if tasks[0] == "unsupervised" else ""))
+    names = reported_metrics(cfg)
+    who = f"task {task} and model {cfg.model._target_} report" if model_metrics(cfg) else f"task {task} reports"
     monitored = [*(f"val_{name}" for name in names), *names]
     require(cfg.trainer.monitor in monitored, "trainer.monitor", cfg.trainer.monitor,
-            f"task {task} reports {', '.join(monitored)}")
+            f"{who} {', '.join(monitored)}")
     optimizable = [f"{split}_{name}" for split in SPLIT_PREFIXES for name in names]
     for metric in optimized_metrics(cfg.optimized_metric, task):
-        require(metric in optimizable, "optimized_metric", metric, f"task {task} reports {', '.join(optimizable)}")
+        require(metric in optimizable, "optimized_metric", metric, f"{who} {', '.join(optimizable)}")
 
 
 def check_augmentation(key: str, transform: Any) -> None:
@@ -329,7 +406,8 @@ def validate_config(cfg: DictConfig) -> None:
         _check_known_keys(node, f"{group}.", [f.name for f in dataclasses.fields(schema)])
         OmegaConf.to_object(node)  # runs the schema's __post_init__ range checks
     RunConfig(**{key: cfg[key] for key in ROOT_KEYS if key not in GROUPS})
-    check_task_metrics(cfg)
+    if cfg.run is None:  # a job on an earlier run takes that run's model and task (checked when its config is read)
+        check_task_metrics(cfg)
 
 
 def register_schema(group: str, name: str, schema: type) -> None:

@@ -45,6 +45,7 @@ class SplitSource:
     cache: str = "auto"  # auto | memory | none
     shuffle_window: int = 16384
     augment: tuple = ()  # training only: dataset.augment's transforms
+    features_only: bool = False  # a task without labels: batches are the features alone
 
     def in_memory(self) -> bool:
         if self.cache != "auto":
@@ -114,18 +115,21 @@ def _batched(records: tf.data.Dataset, source: SplitSource, batch_size: int) -> 
 
 
 def _normaliser(source: SplitSource):
-    """(features, targets) in stored dtypes -> float32 model inputs and the loss's target dtype."""
+    """(features, targets) in stored dtypes -> float32 model inputs and the loss's target dtype (or the
+    inputs alone, for a task without labels: what Keras hands a training step as `data`)."""
     shift, divisor = (tf.constant(v) for v in source.preprocessing.feature_transform())
     shape = source.input_shape
     integer_targets = source.layout.y_dtype == "int64"
 
     @plain
 
-    def normalise(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def normalise(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor] | tf.Tensor:
         batch = tf.shape(x)[0]
         flat = (tf.reshape(tf.cast(x, tf.float32), [batch, -1]) - shift) / divisor
-        return (tf.reshape(flat, tf.concat([[batch], shape], 0)),
-                y if integer_targets else tf.cast(y, tf.float32))
+        features = tf.reshape(flat, tf.concat([[batch], shape], 0))
+        if source.features_only:
+            return features
+        return features, y if integer_targets else tf.cast(y, tf.float32)
 
     return normalise
 
@@ -304,4 +308,5 @@ def split_source(folder: Path, manifest: dict, split: str, dataset_cfg,
         input_shape=tuple(int(d) for d in dataset_cfg.input_shape),
         preprocessing=preprocessing or Preprocessing.from_manifest(manifest, dataset_cfg),
         cache=str(dataset_cfg.cache), shuffle_window=int(dataset_cfg.shuffle_window),
-        augment=tuple(OmegaConf.to_container(dataset_cfg.augment)) if split == "train" else ())
+        augment=tuple(OmegaConf.to_container(dataset_cfg.augment)) if split == "train" else (),
+        features_only=dataset_cfg.task == "unsupervised")

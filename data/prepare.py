@@ -112,6 +112,26 @@ def plan_splits(cfg: DictConfig, labels: dict[str, np.ndarray]) -> dict[str, np.
     return plans
 
 
+def stratified(task: str, labels: dict[str, np.ndarray]) -> bool:
+    """Whether the split is drawn class by class: for classification, and for a task without labels on
+    data that has class indices (so that it splits a dataset as a classification run of it does)."""
+    return task == "classification" or task == "unsupervised" and all(
+        y.ndim == 1 and y.dtype.kind in "iub" for y in labels.values())
+
+
+def tasks_share_folder(recorded: str | None, wanted: str, layout: dict[str, Any]) -> bool:
+    """Whether a folder prepared for task `recorded` serves task `wanted`: the same task, or a task without
+    labels on either side where the stored targets are what the other task stores."""
+    if recorded == wanted:
+        return True
+    if wanted == "unsupervised":
+        return True
+    if recorded != "unsupervised":
+        return False
+    stored = (layout.get("y_dtype"), len(layout.get("y_shape", [])))
+    return stored == {"classification": ("int64", 0), "regression": ("float32", 1)}.get(wanted)
+
+
 def raw_files(cfg: DictConfig, data_dir: str | Path, download: bool) -> dict[str, Path]:
     """The dataset's raw files in `<data_dir>/downloads/<name>/`, verified; downloaded first if
     `download`. A file's genuine uncompressed form placed there by hand is accepted instead."""
@@ -181,8 +201,10 @@ def _check_prepared(folder: Path, cfg: DictConfig, verify: bool = False) -> dict
                                 f"`python -m data.prepare {cfg.name} path={cfg.path} --force`")
     else:
         _check_input_shape(cfg, manifest["stored_shape"])
-    recorded = manifest["params"]
+    recorded = dict(manifest["params"])
     wanted = preparation_params(cfg)
+    if tasks_share_folder(recorded.get("task"), wanted.get("task"), manifest["record"]):
+        recorded["task"] = wanted.get("task")
     changed = [f"{key}={wanted.get(key)!r} (prepared: {recorded.get(key)!r})"
                for key in sorted(set(recorded) | set(wanted)) if recorded.get(key) != wanted.get(key)]
     intrinsic = [key for key in ("num_classes", "num_outputs", "values_per_example")
@@ -226,7 +248,13 @@ def check_memory(needed: int, what: str, advice: str = "reduce the dataset (e.g.
 
 
 def _target_layout(cfg: DictConfig, y: np.ndarray) -> tuple[str, tuple[int, ...]]:
-    """How targets are stored, checked against the task: class indices, label vectors or values."""
+    """How targets are stored, checked against the task: class indices, label vectors or values. A task
+    without labels keeps what the source gives (class indices, or values), unused by training but
+    there for a later supervised run on the same prepared folder."""
+    if cfg.task == "unsupervised":
+        if y.ndim == 1 and y.dtype.kind in "iub":
+            return "int64", ()
+        return "float32", (1 if y.ndim == 1 else int(np.prod(y.shape[1:])),)
     if cfg.task == "classification":
         if y.ndim != 1:
             raise UserError(f"dataset {cfg.name} has targets of shape {list(y.shape[1:])}: task classification "
@@ -280,7 +308,7 @@ def _write_splits(staging: Path, parts: dict[str, Reader], plans: dict[str, np.n
                     writers[split].write(x[chosen], chosen_y)
                     if split == "train" and x.dtype.kind not in "UO":
                         features.add(x[chosen])
-                        if cfg.task == "regression":
+                        if layout.y_dtype == "float32":  # regression, or values kept by a task without labels
                             targets.add(chosen_y)
             start += len(y)
     if layout is None:
@@ -321,7 +349,7 @@ def prepare_dataset(cfg: DictConfig, data_dir: str | Path, force: bool = False, 
     except MemoryError:
         raise UserError(f"dataset {cfg.name} has too many examples to plan its split in memory (8 bytes of "
                         "label each): reduce the dataset (e.g. dataset.num_samples)") from None
-    if cfg.task != "classification":  # stratify by class only where there are classes
+    if not stratified(cfg.task, labels):  # stratify by class only where there are classes
         labels = {part: np.zeros(len(y), dtype="int64") for part, y in labels.items()}
     plans = plan_splits(cfg, labels)
     created = [path for path in (folder.parent, *folder.parent.parents) if not path.exists()]

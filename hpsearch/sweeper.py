@@ -172,14 +172,15 @@ def finish(study: optuna.Study, trial: optuna.Trial, **outcome: Any) -> optuna.t
 
 def infer_directions(config: DictConfig) -> tuple[list[str], str, str | None]:
     """The directions when `hydra.sweeper.direction` is not set: from the metric names of this
-    project's `optimized_metric` (a loss or an error is minimised, anything else maximised); for
-    an app without one, minimize, the published hydra-optuna-sweeper's default."""
-    from conf.schema import minimized, optimized_metrics
+    project's `optimized_metric` (as the model declares its own metrics; else a loss or an error is
+    minimised, anything else maximised); for an app without one, minimize, the published
+    hydra-optuna-sweeper's default."""
+    from conf.schema import minimized, model_metrics, optimized_metrics
 
     if "optimized_metric" not in config or "dataset" not in config or "task" not in config.dataset:
         return ["minimize"], "the default of an app without optimized_metric, as in the published plugin", None
     metrics = optimized_metrics(config.optimized_metric, config.dataset.task)
-    directions = ["minimize" if minimized(metric) else "maximize" for metric in metrics]
+    directions = ["minimize" if minimized(metric, model_metrics(config)) else "maximize" for metric in metrics]
     warning = None
     if "maximize" in directions:
         maximized = ", ".join(m for m, d in zip(metrics, directions, strict=True) if d == "maximize")

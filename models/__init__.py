@@ -15,10 +15,24 @@ import pkgutil
 from omegaconf import DictConfig
 
 from conf.errors import UserError
-from conf.schema import register_schema
+from conf.schema import register_model_metrics, register_schema
 from models.base_model import BaseModel
 
 MODELS: dict[str, type[BaseModel]] = {}
+
+
+def register_model(name: str, cls: type[BaseModel]) -> None:
+    """Make `cls` the model called `name`: buildable from its `_target_`, its schema in Hydra's
+    ConfigStore as `schema/model/<name>`, its declared metrics known to the configuration checks.
+
+    Every file of this folder is registered so; a test (or a package of models kept elsewhere) calls
+    it for a class defined in another module.
+    """
+    MODELS[name] = cls
+    register_schema("model", name, cls.Config)
+    register_model_metrics([f"{cls.__module__}.{cls.__name__}", f"models.{cls.__name__}"], cls.reported_metrics,
+                           f"{cls.__module__}.{cls.__name__}", cls.tasks)
+
 
 for _module_info in pkgutil.iter_modules(__path__):
     if _module_info.ispkg or _module_info.name == "base_model":
@@ -26,9 +40,8 @@ for _module_info in pkgutil.iter_modules(__path__):
     _module = importlib.import_module(f"{__name__}.{_module_info.name}")
     for _value in vars(_module).values():
         if isinstance(_value, type) and issubclass(_value, BaseModel) and _value.__module__ == _module.__name__:
-            MODELS[_module_info.name] = _value
+            register_model(_module_info.name, _value)
             globals()[_value.__name__] = _value
-            register_schema("model", _module_info.name, _value.Config)
 
 
 def model_class(name: str) -> type[BaseModel]:
@@ -58,4 +71,4 @@ def build_model(config: DictConfig, preprocessing=None) -> BaseModel:
     return registered_class(config.model._target_)(config, preprocessing)
 
 
-__all__ = ["BaseModel", "MODELS", "build_model", "model_class", "registered_class", *(cls.__name__ for cls in MODELS.values())]
+__all__ = ["BaseModel", "MODELS", "build_model", "model_class", "register_model", "registered_class", *(cls.__name__ for cls in MODELS.values())]

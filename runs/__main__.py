@@ -23,9 +23,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import models  # noqa: F401 -- registers what each model declares it reports (--sort's direction)
 from conf import PROJECT_ROOT
 from conf.errors import UserError
-from conf.schema import minimized
+from conf.schema import all_declared_metrics, minimized
 from runs.catalog import Run, describe, differing_keys, find_runs, flatten, matches
 
 FORMATS = ("table", "csv", "json", "markdown")
@@ -40,8 +41,9 @@ def rows(runs: list[Run], results_dir: Path, sort: str | None) -> tuple[list[str
         if sort not in known:
             raise UserError(f"--sort {sort}: not a column; sort by start or a metric: {', '.join(sorted(known))}")
         if sort != "start":  # runs come oldest first already
-            missing = float("inf") if minimized(sort) else float("-inf")
-            runs = sorted(runs, key=lambda run: run.metrics.get(sort, missing), reverse=not minimized(sort))
+            lower_better = minimized(sort, all_declared_metrics())  # a model's own metrics as it declares them
+            missing = float("inf") if lower_better else float("-inf")
+            runs = sorted(runs, key=lambda run: run.metrics.get(sort, missing), reverse=not lower_better)
             if sort not in metric_names:
                 metric_names.append(sort)
     columns = ["folder", "model", "dataset", "experiment", "start", "status", "epochs", *varying, *metric_names]

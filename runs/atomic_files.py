@@ -50,6 +50,42 @@ def write_json_atomically(path: Path, data: Any) -> None:
 
 
 def save_keras_atomically(network: Any, path: Path) -> None:
-    """Save a Keras model (weights, optimizer state, architecture) as a `.keras` file atomically."""
+    """Save a Keras model (weights, optimizer state, architecture) as a `.keras` file atomically.
+
+    A network whose architecture Keras cannot serialise (a subclass built from other models, like the
+    Keras guide's VAE, without `get_config`) is saved as a `.keras` archive of its weights and optimizer
+    state alone: all this project ever reads from a checkpoint (`load_weights` into a network it builds).
+    """
     # Keras insists on the `.keras` ending, so the temporary name keeps it.
-    replace_atomically(path, lambda temporary: network.save(str(temporary)), suffix=".keras")
+    replace_atomically(path, lambda temporary: _save_keras(network, temporary), suffix=".keras")
+
+
+def _save_keras(network: Any, path: Path) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "saving a model that has not yet been built": a network never called
+        if getattr(network, "_architecture_serializable", True):
+            try:
+                network.save(str(path))
+                return
+            except NotImplementedError:  # get_config: "created by passing non-serializable argument values"
+                network._architecture_serializable = False
+        _save_weights_archive(network, path)
+
+
+def _save_weights_archive(network: Any, path: Path) -> None:
+    """A `.keras` zip holding what `load_weights` reads (`model.weights.h5`: weights and optimizer state),
+    with a `metadata.json` that says the architecture was left out."""
+    import tempfile
+    import zipfile
+
+    import keras
+
+    with tempfile.TemporaryDirectory() as folder:
+        weights = Path(folder) / "model.weights.h5"
+        network.save_weights(str(weights))
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("metadata.json", json.dumps({"keras_version": keras.__version__,
+                                                          "architecture": "not serialisable: weights only"}))
+            archive.write(weights, "model.weights.h5")

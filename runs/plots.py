@@ -28,8 +28,9 @@ def _save(figure, path: Path, tight: bool = False) -> None:
         temporary, format="png", dpi=110, bbox_inches="tight" if tight else None), suffix=".png")
 
 
-def learning_curves(run_dir: Path, metric: str, best_epoch: int | None) -> Path | None:
-    """Loss and `metric` per epoch, train and validation, from history.csv; the best epoch marked."""
+def learning_curves(run_dir: Path, metrics: list[str], best_epoch: int | None) -> Path | None:
+    """Each of `metrics` (the loss and the task's or model's main metric) per epoch, train and validation,
+    from history.csv, one panel each (those the history has); the best epoch marked."""
     history = run_dir / "history.csv"
     if not history.is_file():
         return None
@@ -41,9 +42,12 @@ def learning_curves(run_dir: Path, metric: str, best_epoch: int | None) -> Path 
     from matplotlib.ticker import MaxNLocator
 
     epochs = [int(row["epoch"]) for row in rows]
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    shown = [name for name in dict.fromkeys(metrics) if name in rows[0] or f"val_{name}" in rows[0]]
+    if not shown:
+        return None
+    figure, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 3.8), squeeze=False)
     figure.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.92, wspace=0.2)
-    for axis, name in zip(axes, ("loss", metric), strict=True):
+    for axis, name in zip(axes[0], shown, strict=True):
         for prefix, label in (("", "train"), ("val_", "validation")):
             if f"{prefix}{name}" in rows[0]:
                 axis.plot(epochs, [float(row[f"{prefix}{name}"]) for row in rows], marker=".", label=label)

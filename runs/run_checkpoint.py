@@ -15,7 +15,7 @@ from pathlib import Path
 
 import keras
 
-from models.base_model import monitor_mode
+from models.base_model import training_iterations
 from runs.atomic_files import save_keras_atomically, write_json_atomically
 from runs.checkpoints import CHECKPOINTS, checkpoint_state, epoch_checkpoints
 from runs.epoch_records import EpochRecords
@@ -28,17 +28,19 @@ class RunCheckpoint(keras.callbacks.Callback):
         run_dir: the run folder; checkpoints go to its `checkpoints/`, which continues where an
             earlier, interrupted fit of the same run left it.
         monitor: the epoch metric that decides the best checkpoint (`val_loss`, `val_accuracy`, ...).
+        mode: `min` or `max`, whether a lower or a higher `monitor` is better.
         keep: how many of the newest epoch checkpoints to keep besides the best; None keeps every epoch.
         tensorboard: also write each epoch's scalars for TensorBoard (history.csv is always written).
     """
 
-    def __init__(self, run_dir: Path, monitor: str = "val_loss", keep: int | None = 3, tensorboard: bool = True) -> None:
+    def __init__(self, run_dir: Path, monitor: str = "val_loss", keep: int | None = 3, tensorboard: bool = True,
+                 mode: str = "min") -> None:
         super().__init__()
         self.run_dir = Path(run_dir)
         self.directory = self.run_dir / CHECKPOINTS
         self.monitor = monitor
         self.keep = keep
-        self.mode = monitor_mode(monitor)
+        self.mode = mode
         self.state = checkpoint_state(self.run_dir)
         self.records = EpochRecords(self.run_dir, tensorboard)
 
@@ -54,7 +56,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         number = epoch + 1
         epoch_path = self.directory / f"epoch_{number}.keras"
         save_keras_atomically(self.model, epoch_path)
-        self.records.write(number, dict(logs or {}), int(self.model.optimizer.iterations.numpy()))
+        self.records.write(number, dict(logs or {}), training_iterations(self.model))
         value = (logs or {}).get(self.monitor)
         if value is not None and self._improved(float(value)):
             self.state.update(best_epoch=number, best_value=float(value), monitor=self.monitor)

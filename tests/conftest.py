@@ -43,12 +43,13 @@ class MainServer:
 
     def run(self, workdir: Path, args: list[str], timeout: float, env: dict, stdin: str | None = None,
             fault: dict | None = None, code: str | None = None, script: Path = MAIN,
-            other_project: bool = False) -> subprocess.CompletedProcess:
+            other_project: bool = False, research_models: bool = False) -> subprocess.CompletedProcess:
         with tempfile.TemporaryDirectory() as folder:
             files = {name: str(Path(folder) / name) for name in ("stdin", "stdout", "stderr")}
             Path(files["stdin"]).write_text(stdin or "")
             request = {"main": str(script), "args": list(args), "cwd": str(workdir), "env": env, "timeout": timeout,
-                       "fault": fault, "code": code, "other_project": other_project, **files}
+                       "fault": fault, "code": code, "other_project": other_project,
+                       "research_models": research_models, **files}
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
             reply = json.loads(self.process.stdout.readline())
@@ -67,18 +68,20 @@ def server() -> MainServer:
 
 
 def run_main(workdir: Path, *args: str, timeout: float = 240, main: Path = MAIN, stdin: str | None = None,
-             fault: dict | None = None) -> subprocess.CompletedProcess:
+             fault: dict | None = None, research_models: bool = False) -> subprocess.CompletedProcess:
     """Run `python main.py args` with workdir as the current folder, and workdir/data, workdir/results as
     `data_dir` and `results_dir` unless args set them: a child forked from this worker's
     `tests/main_server.py`, which imported TensorFlow and the project once. `main` may be another copy's
-    main.py: the child then forgets the project's modules and imports that copy's (TensorFlow stays)."""
+    main.py: the child then forgets the project's modules and imports that copy's (TensorFlow stays).
+    `research_models`: the models of `tests/research_models/` are options of `model=` in that child."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("HYDRA_FULL_ERROR", None)
     given = {arg.split("=", 1)[0] for arg in args}
     # the defaults are the project's own data/ and results/; a test keeps to its folder
     args = (*args, *(f"{key}={workdir / folder}" for key, folder in (("data_dir", "data"), ("results_dir", "results"))
                      if key not in given and not {"--cfg", "--help", "--hydra-help"} & set(args)))
-    return server().run(workdir, list(args), timeout, env, stdin, fault, script=main, other_project=main != MAIN)
+    return server().run(workdir, list(args), timeout, env, stdin, fault, script=main, other_project=main != MAIN,
+                        research_models=research_models)
 
 
 def run_python(workdir: Path, code: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -12,6 +12,9 @@ alone, e.g. to serve an exported model, in a process that ran nothing of the pro
 A request with `other_project` runs the main.py of a copy of the project: the child forgets the
 project's modules first and imports the copy's (see `forget_project_modules`).
 
+A request with `research_models` registers the models of `tests/research_models/` in the child first
+(`model=guide_vae`, `model=gan`), as if they were files of `models/`.
+
 A request may name a `fault` (see `tests/faults.py`): the child installs it before running
 `main.py`, e.g. to SIGKILL itself between two writes of a checkpoint.
 """
@@ -89,6 +92,10 @@ def become_main(request: dict, stdin: int) -> None:
     sys.path[0] = str(Path(main_path).parent) if program is None else ""
     code = 0
     try:
+        if request.get("research_models"):
+            from tests.research_models import register
+
+            register()
         if request.get("fault"):
             from tests.faults import install
 

@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 
 from conf.errors import UserError
-from models import CNN, MLP, MODELS, BaseModel, build_model, model_class
+from models import CNN, MLP, MODELS, VAE, BaseModel, ResNet, build_model, model_class
 from models.base_model import learning_rate_at
 from tests.conftest import compose_config
 
 
 def test_registry_finds_every_model_file():
-    assert MODELS == {"cnn": CNN, "mlp": MLP}
+    assert MODELS == {"cnn": CNN, "mlp": MLP, "resnet": ResNet, "vae": VAE}
     assert issubclass(MLP, BaseModel) and MLP.name() == "mlp"
     assert model_class("cnn") is CNN
-    with pytest.raises(UserError, match="unknown model 'resnet'; known models: cnn, mlp"):
-        model_class("resnet")
+    with pytest.raises(UserError, match="unknown model 'unet'; known models: cnn, mlp, resnet, vae"):
+        model_class("unet")
 
 
 def test_only_registered_targets_are_built():

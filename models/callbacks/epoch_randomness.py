@@ -1,9 +1,11 @@
-"""Random draws inside the network (dropout masks) as a pure function of the run's seed and the epoch.
+"""Random draws inside the network (dropout masks, a VAE's noise) as a pure function of the run's seed and the epoch.
 
 Keras does not save the state of a layer's random seed generator in a checkpoint, so a model
 restored at epoch k would draw other dropout masks than the run that went on uninterrupted. This
 callback sets every seed generator, at the start of each epoch, to its initial seed and a counter
-derived from the epoch alone; a resumed run then repeats exactly the epochs it replays.
+derived from the epoch alone; a resumed run then repeats exactly the epochs it replays. The same
+holds for every `keras.random.SeedGenerator` a model of one's own samples from, wherever it sits in
+the network (`network.variables` reaches sub-networks and custom layers).
 """
 
 from __future__ import annotations
@@ -14,19 +16,29 @@ import numpy as np
 DRAWS_PER_EPOCH = 2**32  # counter space of one epoch: one draw per layer call, so 4 billion steps
 
 
+def reset_seed_states(network: keras.Model, initial_seeds: dict[str, int], counter: int) -> None:
+    """Set each seed generator of `network` to (its initial seed, `counter`)."""
+    for state in network.variables:
+        if state.path in initial_seeds:
+            state.assign(np.array([initial_seeds[state.path], counter], dtype=state.dtype))
+
+
 class EpochRandomness(keras.callbacks.Callback):
-    """Reset each seed generator's state to (initial seed, epoch * DRAWS_PER_EPOCH) before each epoch."""
+    """Reset each seed generator's state to (initial seed, epoch * DRAWS_PER_EPOCH) before each epoch.
 
-    def __init__(self) -> None:
+    Args:
+        initial_seeds: `{variable path: seed}` of the network's seed generators as built (the base model
+            reads them before any draw); None reads them when training begins.
+    """
+
+    def __init__(self, initial_seeds: dict[str, int] | None = None) -> None:
         super().__init__()
-        self.initial_seeds: dict[str, np.ndarray] = {}
-
-    def _seed_states(self) -> list:
-        return [v for v in self.model.variables if v.path.endswith("seed_generator_state")]
+        self.initial_seeds = initial_seeds
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self.initial_seeds = {v.path: keras.ops.convert_to_numpy(v)[0] for v in self._seed_states()}
+        if self.initial_seeds is None:
+            self.initial_seeds = {v.path: int(keras.ops.convert_to_numpy(v)[0]) for v in self.model.variables
+                                  if v.path.endswith("seed_generator_state")}
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        for state in self._seed_states():
-            state.assign(np.array([self.initial_seeds[state.path], epoch * DRAWS_PER_EPOCH], dtype=state.dtype))
+        reset_seed_states(self.model, self.initial_seeds, epoch * DRAWS_PER_EPOCH)

@@ -6,8 +6,9 @@ Writes `<run>/export/<time>/saved_model/` with one serving signature, `serving_d
 `inputs`, float32 `(batch, *input_shape)` in the dataset's raw units (the run's normalisation,
 scale or train-split standardisation, is inside); outputs named for the task: `probabilities`
 `(batch, classes)` and `class` `(batch,)` (classification), `probabilities` `(batch, labels)` and
-`labels` (bool, at or above `stage.threshold`; multilabel), or `values` `(batch, outputs)` in the
-targets' raw units (regression). Load it with
+`labels` (bool, at or above `stage.threshold`; multilabel), `values` `(batch, outputs)` in the
+targets' raw units (regression), or what the model's `outputs` hook names (a VAE's
+`reconstruction` and `latent_mean`): the same function `infer` calls. Load it with
 `tf.saved_model.load(path).signatures["serving_default"](inputs=...)`, without this project.
 """
 
@@ -33,20 +34,14 @@ def export(cfg: DictConfig) -> dict[str, float]:
     logging.getLogger("tensorflow").setLevel(logging.WARNING)  # not "Assets written to <staging folder>"
 
     run = trained_run(cfg)
-    network = load_trained_model(run.config, run.path, run.preprocessing).network
+    model = load_trained_model(run.config, run.path, run.preprocessing)
+    network = model.network
     shift, divisor = (tf.constant(v) for v in run.preprocessing.feature_transform())
-    task, threshold = run.config.dataset.task, float(cfg.stage.threshold)
+    threshold = float(cfg.stage.threshold)
 
     def serve(inputs):
         flat = (tf.reshape(inputs, [tf.shape(inputs)[0], -1]) - shift) / divisor
-        outputs = network(tf.reshape(flat, tf.shape(inputs)), training=False)
-        if task == "regression":
-            return {"values": outputs}
-        if task == "multilabel":
-            probabilities = keras.activations.sigmoid(outputs)
-            return {"probabilities": probabilities, "labels": probabilities >= threshold}
-        probabilities = keras.activations.softmax(outputs)
-        return {"probabilities": probabilities, "class": tf.argmax(probabilities, axis=-1)}
+        return model.outputs(tf.reshape(flat, tf.shape(inputs)), threshold)
 
     archive = keras.export.ExportArchive()
     archive.track(network)

@@ -10,8 +10,10 @@ element is shaped like `dataset.input_shape` or is the same values flat; the run
 record normalises it as training did. An image file is decoded
 and resized to `dataset.input_shape` exactly as training read its images. Prints one JSON line
 per element: the class and class probabilities (classification), per-label probabilities and the
-labels at or above `stage.threshold` (multilabel, default 0.5), or the predicted values
-(regression); and keeps it in `<run>/infer/<time>/`.
+labels at or above `stage.threshold` (multilabel, default 0.5), the predicted values
+(regression), or what the model's `outputs` hook names (a VAE's `reconstruction` and
+`latent_mean`); and keeps it in `<run>/infer/<time>/`. Each output is the element's value: a
+number, a nested list, or for a boolean output the indices where it is true.
 """
 
 from __future__ import annotations
@@ -128,17 +130,19 @@ def infer(cfg: DictConfig) -> dict[str, float]:
         batch = read_image(cfg.input, shape)
     else:
         batch = as_batch(read_input(cfg.input), shape)
-    outputs = load_trained_model(run.config, run.path, run.preprocessing).predict(run.preprocessing.apply(batch))
+    model = load_trained_model(run.config, run.path, run.preprocessing)
+    outputs = model.predict_outputs(run.preprocessing.apply(batch), float(cfg.stage.threshold))
     report("predictions.json", {**run.header(), "predictions": [
-        prediction(run.config.dataset.task, output, cfg.stage.threshold) for output in outputs]})
+        {name: as_json(values[index]) for name, values in outputs.items()} for index in range(len(batch))]})
     return {}
 
 
-def prediction(task: str, output: np.ndarray, threshold: float) -> dict[str, Any]:
-    """One element's prediction as the task reads it."""
-    values = [round(float(v), 6) for v in output]
-    if task == "regression":
-        return {"values": values}
-    if task == "multilabel":
-        return {"probabilities": values, "labels": [i for i, v in enumerate(output) if v >= threshold]}
-    return {"class": int(output.argmax()), "probabilities": values}
+def as_json(value: np.ndarray) -> Any:
+    """One element's output as JSON: a number (floats to 6 decimals), a nested list, or for a boolean
+    vector the indices where it is true (a multilabel model's labels)."""
+    value = np.asarray(value)
+    if value.dtype == bool:
+        return [int(i) for i in np.flatnonzero(value)] if value.ndim else bool(value)
+    if value.dtype.kind in "iu":
+        return value.tolist()
+    return np.round(value.astype("float64"), 6).tolist()

@@ -25,7 +25,7 @@ from data.pipeline import evaluation_batches, split_source, steps_per_epoch, tra
 from data.prepare import SPLITS, prepare_dataset, read_manifest
 from data.preprocessing import Preprocessing
 from models import build_model
-from models.base_model import BaseModel, monitor_mode
+from models.base_model import BaseModel, training_iterations
 from runs.atomic_files import write_json_atomically, write_text_atomically
 from runs.checkpoints import checkpoint_state, resolve_checkpoint
 from runs.devices import configure_devices
@@ -45,11 +45,14 @@ def run_callbacks(config: DictConfig, run_dir: Path, steps: int | None = None) -
     from runs.run_checkpoint import RunCheckpoint
     from runs.stages.epoch_logger import EpochLogger
 
+    from conf.schema import metric_mode, model_metrics
+
     trainer = config.trainer
     loggers = chosen_loggers(config)
+    mode = metric_mode(trainer.monitor, model_metrics(config))
     callbacks = [
         RunCheckpoint(run_dir, monitor=trainer.monitor, keep=trainer.keep_checkpoints,
-                      tensorboard="tensorboard" in loggers),
+                      tensorboard="tensorboard" in loggers, mode=mode),
         EpochLogger(trainer.epochs, steps),
     ]
     if "mlflow" in loggers:
@@ -60,7 +63,7 @@ def run_callbacks(config: DictConfig, run_dir: Path, steps: int | None = None) -
         callbacks.append(profiler(run_dir / "train", *trainer.profile_steps))
     if trainer.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=trainer.monitor, mode=monitor_mode(trainer.monitor), patience=trainer.early_stopping_patience))
+            monitor=trainer.monitor, mode=mode, patience=trainer.early_stopping_patience))
     return callbacks
 
 
@@ -102,7 +105,7 @@ def profiler(log_dir: Path, first: int, last: int):
 
     class Profiler(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self.step, self.tracing = int(self.model.optimizer.iterations.numpy()), False
+            self.step, self.tracing = training_iterations(self.model), False
 
         def on_train_batch_begin(self, batch, logs=None):
             self.step += 1
@@ -257,19 +260,24 @@ def print_summary(results: dict[str, dict[str, float]], best_epoch: int, run_dir
 def draw_pictures(model: BaseModel, run_dir: Path, config: DictConfig, test, manifest: dict,
                   best_epoch: int) -> None:
     """learning_curves.png, and for classification confusion_matrix.png of the best checkpoint on the test split
-    (`test`: its evaluation batches, None when it is empty)."""
+    (`test`: its evaluation batches, None when it is empty; drawn where the model's outputs name a `class`)."""
     import numpy as np
 
     from conf.schema import TASK_METRICS
     from runs.plots import confusion_matrix, learning_curves
 
-    learning_curves(run_dir, TASK_METRICS[config.dataset.task][1], best_epoch)
+    # the loss, the task's main metric, and the first two a model of its own reports
+    curves = ["loss", *TASK_METRICS[config.dataset.task][1:2], *list(model.reported_metrics)[:2]]
+    learning_curves(run_dir, curves, best_epoch)
     if config.dataset.task != "classification" or test is None:
         return
     labels, predicted = [], []
     for x, y in test:
+        classes = model.outputs(x).get("class")
+        if classes is None:
+            return
         labels.append(y.numpy().reshape(-1))
-        predicted.append(np.asarray(model.network(x, training=False)).argmax(axis=-1))
+        predicted.append(np.asarray(classes).reshape(-1))
     names = [str(name) for name in manifest.get("class_names") or range(config.dataset.num_classes)]
     confusion_matrix(run_dir, np.concatenate(labels), np.concatenate(predicted), names)
 
