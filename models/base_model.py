@@ -355,6 +355,10 @@ class BaseModel:
         keras.utils.set_random_seed(seed)
         if deterministic:
             tf.config.experimental.enable_op_determinism()
+            # Grappler's arithmetic optimizer turns chains of additions into accumulations that sum in the
+            # order their inputs arrive, which op determinism does not cover (tensorflow#51716): the total
+            # loss of the Keras guide's VAE then differed in its last bit from one run to the next
+            tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
 
     def fit(self, train: tf.data.Dataset, val: tf.data.Dataset, steps_per_epoch: int, initial_epoch: int = 0,
             callbacks: tuple = ()) -> dict[str, list[float]]:

@@ -68,14 +68,16 @@ def server() -> MainServer:
 
 
 def run_main(workdir: Path, *args: str, timeout: float = 240, main: Path = MAIN, stdin: str | None = None,
-             fault: dict | None = None, research_models: bool = False) -> subprocess.CompletedProcess:
+             fault: dict | None = None, research_models: bool = False,
+             env: dict | None = None) -> subprocess.CompletedProcess:
     """Run `python main.py args` with workdir as the current folder, and workdir/data, workdir/results as
     `data_dir` and `results_dir` unless args set them: a child forked from this worker's
     `tests/main_server.py`, which imported TensorFlow and the project once. `main` may be another copy's
     main.py: the child then forgets the project's modules and imports that copy's (TensorFlow stays).
-    `research_models`: the models of `tests/research_models/` are options of `model=` in that child."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("HYDRA_FULL_ERROR", None)
+    `research_models`: the models of `tests/research_models/` are options of `model=` in that child; `env`
+    adds variables to its environment (HYDRA_FULL_ERROR is otherwise unset)."""
+    env = {**{key: value for key, value in os.environ.items() if key != "HYDRA_FULL_ERROR"},
+           "PYTHONUNBUFFERED": "1", **(env or {})}
     given = {arg.split("=", 1)[0] for arg in args}
     # the defaults are the project's own data/ and results/; a test keeps to its folder
     args = (*args, *(f"{key}={workdir / folder}" for key, folder in (("data_dir", "data"), ("results_dir", "results"))
