@@ -448,6 +448,9 @@ class BaseModel:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"checkpoint {path} does not exist")
+        if not self.network.variables:
+            raise UserError(f"{self.where()}: {type(self.network).__name__} has no weights before it trains, so "
+                            f"checkpoint {path} cannot be loaded into it: build its layers from keras.Input")
         try:
             _load_strictly(self.network, path)
         except Exception as error:  # Keras raises many types for a damaged or foreign file

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 
+import numpy as np
 import pytest
 import yaml
 
@@ -181,3 +182,22 @@ SOURCE = Source(make_moons, schema=MoonsConfig, parametric=True, class_names=("u
         read_metrics(moons_run)["test"]["accuracy"], abs=1e-6)
     bad = run_main(tmp_path, "dataset=moons", "dataset.noise=-1", main=project / "main.py")
     assert bad.returncode == 2 and bad.stderr.strip() == "error: dataset.noise=-1.0 is invalid: must be >= 0"
+
+    # README's network with its own training step, dropped in as written there, on the digits without labels
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    after = readme.index("`models/autoencoder.py`, a denoising autoencoder")
+    code = readme[readme.index("```python\n", after) + len("```python\n"):readme.index("```\n", readme.index("```python", after) + 9)]
+    (project / "models" / "autoencoder.py").write_text(code)
+    (project / "conf" / "model" / "autoencoder.yaml").write_text(
+        "defaults:\n  - /schema/model/autoencoder@_here_\n  - _self_\n\n_target_: models.Autoencoder\ncode: 16\nnoise: 0.2\n")
+    args = ["model=autoencoder", "dataset.task=unsupervised", "trainer.monitor=val_reconstruction_error"]
+    trained = run_main(tmp_path, *args, "trainer.epochs=3", main=project / "main.py")
+    assert trained.returncode == 0, trained.stderr
+    [autoencoder_run] = run_folders(tmp_path, model="autoencoder")
+    metrics = read_metrics(autoencoder_run)
+    assert set(metrics["test"]) == {"loss", "reconstruction_error"} and metrics["test"]["reconstruction_error"] < 0.1
+    inferred = run_main(tmp_path, *args, "stage=infer", "run=latest", f"input={json.dumps([[0.0] * 64])}",
+                        main=project / "main.py")
+    assert inferred.returncode == 0, inferred.stderr
+    [prediction] = json.loads(inferred.stdout.strip().splitlines()[-1])["predictions"]
+    assert np.shape(prediction["reconstruction"]) == (8, 8, 1) and len(prediction["code"]) == 16

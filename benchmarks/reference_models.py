@@ -1,0 +1,106 @@
+"""The reference models on digits: `resnet` against the CNN's accuracy and a plain Keras script's time,
+`vae` against predicting the mean image.
+
+    python benchmarks/reference_models.py resnet [--seeds 1,2,3,42] [--timing-runs 3] [--epochs 30]
+    python benchmarks/reference_models.py vae [--seeds 1,2,3] [--epochs 30]
+
+resnet: `python main.py model=resnet seed=<s>` for each seed (test accuracy of the best checkpoint), then
+whole-process wall time, alternating `--timing-runs` times, against `benchmarks/plain_keras_resnet.py`,
+which trains the same network (built by `models.resnet`'s function, nothing else of the project) with
+`model.fit` on the same splits, epochs and batch size: ratio of the medians, main.py / plain Keras.
+vae: `python main.py experiment=digits_vae seed=<s>`, then the test split's mean squared error, in raw
+pixel units (0-16), of each image's reconstruction through the posterior mean, against that of the
+train split's mean image: the ratio (target <= 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from scratch import add_folder_arguments, run_in_scratch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_main(work: Path, *args: str) -> tuple[float, Path]:
+    """Wall time of `python main.py args` and the run folder it wrote."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "main.py"), *args, f"data_dir={work / 'data'}",
+                    f"results_dir={work / 'results'}"], cwd=work, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - started
+    newest = max((work / "results").glob("*/*/*/metrics.json"), key=lambda p: p.stat().st_mtime)
+    return wall, newest.parent
+
+
+def resnet(args: argparse.Namespace, work: Path) -> None:
+    common = ["model=resnet", f"trainer.epochs={args.epochs}"]
+    accuracies = {}
+    for seed in args.seeds:
+        _, run = run_main(work, *common, f"seed={seed}")
+        accuracies[seed] = json.loads((run / "metrics.json").read_text())["test"]["accuracy"]
+        print(f"seed {seed}: test accuracy {accuracies[seed]:.4f}", flush=True)
+    folder = work / "data" / "digits"
+    plain = [sys.executable, str(ROOT / "benchmarks" / "plain_keras_resnet.py"), str(folder), str(args.epochs), "32"]
+    walls: dict[str, list[float]] = {"main.py": [], "plain keras": []}
+    for index in range(args.timing_runs):
+        started = time.perf_counter()
+        out = subprocess.run(plain, cwd=work, capture_output=True, text=True, check=True).stdout
+        walls["plain keras"].append(time.perf_counter() - started)
+        plain_accuracy = json.loads(out.strip().splitlines()[-1])["test_accuracy"]
+        wall, _ = run_main(work, *common, "seed=42")
+        walls["main.py"].append(wall)
+        print(f"timing {index + 1}/{args.timing_runs}: plain {walls['plain keras'][-1]:.1f}s (test accuracy "
+              f"{plain_accuracy:.4f}) | main.py {wall:.1f}s", flush=True)
+    medians = {side: statistics.median(values) for side, values in walls.items()}
+    print(f"\nresnet depth 20, {args.epochs} epochs: test accuracy median {statistics.median(accuracies.values()):.4f} "
+          f"over seeds {', '.join(map(str, args.seeds))}")
+    print(f"whole process, medians of {args.timing_runs} alternating runs: main.py {medians['main.py']:.1f}s, "
+          f"plain keras {medians['plain keras']:.1f}s, ratio {medians['main.py'] / medians['plain keras']:.3f}")
+
+
+def vae(args: argparse.Namespace, work: Path) -> None:
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    from data.prepare import load_split
+    from runs.folder import load_preprocessing, load_run_config
+    from runs.stages.trained_run import load_trained_model
+
+    ratios = []
+    for seed in args.seeds:
+        _, run = run_main(work, "experiment=digits_vae", f"trainer.epochs={args.epochs}", f"seed={seed}")
+        config = load_run_config(run)
+        preprocessing = load_preprocessing(run, config)
+        state = json.loads((run / "checkpoints" / "state.json").read_text())
+        model = load_trained_model(config, run / "checkpoints" / f"epoch_{state['best_epoch']}.keras", preprocessing)
+        train, _ = load_split(work / "data" / "digits", "train", [8, 8, 1])
+        test, _ = load_split(work / "data" / "digits", "test", [8, 8, 1])
+        reconstruction = model.predict_outputs(preprocessing.apply(test.astype("float32")))["reconstruction"]
+        error = float(np.mean((reconstruction - test) ** 2))
+        baseline = float(np.mean((train.mean(axis=0) - test) ** 2))
+        ratios.append(error / baseline)
+        print(f"seed {seed}: reconstruction MSE {error:.3f}, mean image MSE {baseline:.3f}, ratio {ratios[-1]:.3f}",
+              flush=True)
+    print(f"\nvae, {args.epochs} epochs: ratio median {statistics.median(ratios):.3f} (target <= 0.5)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=("resnet", "vae"))
+    parser.add_argument("--seeds", type=lambda text: [int(s) for s in text.split(",")], default=None)
+    parser.add_argument("--timing-runs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=30)
+    add_folder_arguments(parser)
+    args = parser.parse_args()
+    args.seeds = args.seeds or ([1, 2, 3, 42] if args.model == "resnet" else [1, 2, 3])
+    run_in_scratch(args, f"reference-{args.model}", resnet if args.model == "resnet" else vae)
+
+
+if __name__ == "__main__":
+    main()
