@@ -69,7 +69,7 @@ def main(cfg: DictConfig) -> float | list[float] | None:
             raise
         print(f"error: {failure_line(error, cfg)} (HYDRA_FULL_ERROR=1 shows the traceback)", file=sys.stderr)
         raise SystemExit(1) from None
-    names = optimized_metrics(cfg.optimized_metric, cfg.dataset.task)
+    names = optimized_metrics(cfg.optimized_metric, cfg.dataset.task, cfg.dataset.get("targets"))
     if not set(names) <= set(metrics):  # infer and export measure nothing
         return None
     values = [float(metrics[name]) for name in names]

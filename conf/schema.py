@@ -92,11 +92,41 @@ class DatasetConfig:
     num_outputs: int = 1  # regression: values predicted per example
     normalize: str = "scale"  # scale (divide by `scale`) | standardize (train split's mean and std) | none
     augment: list[Any] = field(default_factory=list)  # image datasets: [{name: flip, mode: horizontal}, ...]
+    # Several named inputs: {image: {shape: [8, 8, 1]}, tabular: {shape: [4], normalize: standardize}}, each
+    # normalised as `normalize` and `scale` say unless it says otherwise; empty: one input of `input_shape`.
+    features: dict[str, Any] = field(default_factory=dict)
+    # Several named outputs: {digit: {task: classification, num_classes: 10}, size: {task: regression,
+    # num_outputs: 1, loss_weight: 0.5}}, each with its own task; empty: one output of `task`.
+    targets: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         require_choice("dataset.name", self.name, tuple(sorted(DATASET_NAMES)))
+        features, targets = _plain(self.features) or {}, _plain(self.targets) or {}
+        for name, feature in features.items():
+            check_feature(f"dataset.features.{name}", name, feature)
+        for name, target in targets.items():
+            check_target(f"dataset.targets.{name}", name, target)
+        require(not targets or self.task == "classification", "dataset.task", self.task,
+                "is not used with dataset.targets, whose entries each name their task: leave it out")
+        if features:
+            require(not self.input_shape, "dataset.input_shape", self.input_shape,
+                    "is not used with dataset.features, whose entries each give their shape: leave it out")
+            require(not self.augment or any(len(f["shape"]) == 3 for f in features.values()), "dataset.augment",
+                    _plain(self.augment), "augmentation is for image features, whose shape is [height, width, channels]")
+            for index, transform in enumerate(self.augment):
+                check_augmentation(f"dataset.augment[{index}]", _plain(transform))
+            return self._check_rest()
         require(bool(self.input_shape) and all(d > 0 for d in self.input_shape),
                 "dataset.input_shape", self.input_shape, "a non-empty list of positive sizes")
+        if self.augment:
+            require(len(self.input_shape) == 3, "dataset.augment", _plain(self.augment),
+                    f"augmentation is for image datasets, whose input_shape is [height, width, channels]; "
+                    f"this one is {list(self.input_shape)}")
+        for index, transform in enumerate(self.augment):
+            check_augmentation(f"dataset.augment[{index}]", _plain(transform))
+        self._check_rest()
+
+    def _check_rest(self) -> None:
         require(self.num_classes >= 1, "dataset.num_classes", self.num_classes,
                 "must be >= 1 (classes, or labels of a multilabel task)")
         require(0 < self.val_fraction < 0.5, "dataset.val_fraction", self.val_fraction, "must be in (0, 0.5)")
@@ -110,12 +140,6 @@ class DatasetConfig:
         require(self.task != "classification" or self.num_classes >= 2, "dataset.num_classes", self.num_classes,
                 "must be >= 2")
         require_choice("dataset.normalize", self.normalize, NORMALIZATIONS)
-        if self.augment:
-            require(len(self.input_shape) == 3, "dataset.augment", _plain(self.augment),
-                    f"augmentation is for image datasets, whose input_shape is [height, width, channels]; "
-                    f"this one is {list(self.input_shape)}")
-        for index, transform in enumerate(self.augment):
-            check_augmentation(f"dataset.augment[{index}]", _plain(transform))
 
 
 @dataclass
@@ -265,10 +289,15 @@ class RunConfig:
                 "names a checkpoint of an earlier run: add run=<run folder> or run=latest")
 
 
-def optimized_metrics(optimized_metric: Any, task: str = "classification") -> list[str]:
+def optimized_metrics(optimized_metric: Any, task: str = "classification", targets: Any = None) -> list[str]:
     """`optimized_metric` as a list: one name, several for a multi-objective search, or (null) the
-    task's main metric on the validation split (its loss, for a task without labels)."""
+    task's main metric on the validation split (its loss, for a task without labels; the first named
+    target's main metric, `val_digit_accuracy`, for several targets)."""
     if optimized_metric is None:
+        tasks = target_tasks({"targets": targets}) if targets else {}
+        if tasks:
+            first, first_task = next(iter(tasks.items()))
+            return [f"val_{first}_{TASK_METRICS[first_task][1]}"]
         return [f"val_{TASK_METRICS[task][1 if len(TASK_METRICS[task]) > 1 else 0]}"]
     return [optimized_metric] if isinstance(optimized_metric, str) else list(optimized_metric)
 
@@ -329,10 +358,19 @@ def all_declared_metrics() -> dict[str, str]:
     return merged
 
 
+def task_metric_names(dataset: Any) -> list[str]:
+    """What the dataset's task reports: `loss` and its metrics; with several targets, the total `loss`, then
+    each target's `<target>_loss` and `<target>_<metric>` (Keras' names for a model of named outputs)."""
+    tasks = target_tasks(dataset)
+    if not tasks:
+        return list(TASK_METRICS[dataset.task])
+    return ["loss", *(f"{name}_{metric}" for name, task in tasks.items() for metric in TASK_METRICS[task])]
+
+
 def reported_metrics(cfg: DictConfig) -> list[str]:
     """The metric names a run of this config reports, without split prefix: the task's, then the model's."""
-    return [*TASK_METRICS[cfg.dataset.task], *(name for name in model_metrics(cfg) if name not in
-                                               TASK_METRICS[cfg.dataset.task])]
+    names = task_metric_names(cfg.dataset)
+    return [*names, *(name for name in model_metrics(cfg) if name not in names)]
 
 
 def check_task_metrics(cfg: DictConfig) -> None:
@@ -343,13 +381,58 @@ def check_task_metrics(cfg: DictConfig) -> None:
     require(task in tasks, "dataset.task", task, f"model {target} trains on {', '.join(tasks)}: add "
             f"dataset.task={tasks[0]}" + (" (the labels are not used)" if tasks[0] == "unsupervised" else ""))
     names = reported_metrics(cfg)
-    who = f"task {task} and model {cfg.model._target_} report" if model_metrics(cfg) else f"task {task} reports"
+    named = target_tasks(cfg.dataset)
+    who = (f"dataset.targets {', '.join(named)}" if named else f"task {task}") + (
+        f" and model {cfg.model._target_} report" if model_metrics(cfg) else " report" if named else " reports")
     monitored = [*(f"val_{name}" for name in names), *names]
     require(cfg.trainer.monitor in monitored, "trainer.monitor", cfg.trainer.monitor,
             f"{who} {', '.join(monitored)}")
     optimizable = [f"{split}_{name}" for split in SPLIT_PREFIXES for name in names]
-    for metric in optimized_metrics(cfg.optimized_metric, task):
+    for metric in optimized_metrics(cfg.optimized_metric, task, cfg.dataset.get("targets")):
         require(metric in optimizable, "optimized_metric", metric, f"{who} {', '.join(optimizable)}")
+
+
+NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+FEATURE_KEYS = ("shape", "normalize", "scale")
+TARGET_KEYS = ("task", "num_classes", "num_outputs", "loss_weight")
+TARGET_TASKS = ("classification", "multilabel", "regression")
+
+
+def check_feature(key: str, name: str, feature: Any) -> None:
+    """One `dataset.features` entry: `{shape: [...], normalize: ..., scale: ...}`."""
+    require(bool(NAME_PATTERN.match(str(name))), key, name, "a feature name of letters, digits and _")
+    require(isinstance(feature, dict) and set(feature) <= set(FEATURE_KEYS) and "shape" in feature, key, feature,
+            f"a mapping with shape (and optionally {', '.join(FEATURE_KEYS[1:])})")
+    shape = feature["shape"]
+    require(isinstance(shape, list) and bool(shape) and all(isinstance(d, int) and not isinstance(d, bool) and d > 0
+                                                           for d in shape), f"{key}.shape", shape,
+            "a non-empty list of positive sizes")
+    if "normalize" in feature:
+        require_choice(f"{key}.normalize", feature["normalize"], NORMALIZATIONS)
+    if "scale" in feature:
+        require(isinstance(feature["scale"], (int, float)) and feature["scale"] > 0, f"{key}.scale", feature["scale"],
+                "must be > 0")
+
+
+def check_target(key: str, name: str, target: Any) -> None:
+    """One `dataset.targets` entry: `{task: ..., num_classes: n | num_outputs: n, loss_weight: w}`."""
+    require(bool(NAME_PATTERN.match(str(name))), key, name, "a target name of letters, digits and _")
+    require(isinstance(target, dict) and set(target) <= set(TARGET_KEYS) and target.get("task") in TARGET_TASKS,
+            key, target, f"a mapping with task: one of {', '.join(TARGET_TASKS)} (and {', '.join(TARGET_KEYS[1:])})")
+    classes = target.get("num_classes", 2)
+    require(target["task"] == "regression" or isinstance(classes, int) and classes >= (
+        2 if target["task"] == "classification" else 1), f"{key}.num_classes", classes,
+        "must be >= 2 for classification, >= 1 labels for multilabel")
+    outputs = target.get("num_outputs", 1)
+    require(isinstance(outputs, int) and outputs >= 1, f"{key}.num_outputs", outputs, "must be >= 1")
+    weight = target.get("loss_weight", 1.0)
+    require(isinstance(weight, (int, float)) and not isinstance(weight, bool) and weight >= 0, f"{key}.loss_weight",
+            weight, "must be >= 0")
+
+
+def target_tasks(dataset: Any) -> dict[str, str]:
+    """`{target: task}` of a dataset with several named targets; {} for one output of `dataset.task`."""
+    return {name: str(target["task"]) for name, target in (_plain(dataset.get("targets")) or {}).items()}
 
 
 def check_augmentation(key: str, transform: Any) -> None:

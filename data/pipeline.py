@@ -24,7 +24,7 @@ import tensorflow as tf
 from omegaconf import OmegaConf
 
 from data.preprocessing import Preprocessing
-from data.shards import ImagePathLayout, RecordLayout
+from data.shards import FieldsLayout, ImagePathLayout, RecordLayout
 
 MEMORY_BYTES = 512 << 20  # `cache: auto` keeps a split in memory up to this many bytes of float32 features
 INTERLEAVE = 16  # shards read at once when streaming
@@ -39,8 +39,8 @@ class SplitSource:
 
     files: tuple[str, ...]
     count: int
-    layout: RecordLayout | ImagePathLayout
-    input_shape: tuple[int, ...]
+    layout: RecordLayout | ImagePathLayout | FieldsLayout
+    input_shape: tuple[int, ...] | dict[str, tuple[int, ...]]  # by name for named features
     preprocessing: Preprocessing = Preprocessing("scale", 1.0)
     cache: str = "auto"  # auto | memory | none
     shuffle_window: int = 16384
@@ -50,8 +50,13 @@ class SplitSource:
     def in_memory(self) -> bool:
         if self.cache != "auto":
             return self.cache == "memory"
-        values = self.count * int(np.prod(self.input_shape))
-        return values * 4 <= MEMORY_BYTES
+        return self.count * values_per_example(self.input_shape) * 4 <= MEMORY_BYTES
+
+
+def values_per_example(input_shape: tuple[int, ...] | dict[str, tuple[int, ...]]) -> int:
+    """Feature values of one example: of its input, or of all its named features."""
+    shapes = input_shape.values() if isinstance(input_shape, dict) else [input_shape]
+    return sum(int(np.prod(shape)) for shape in shapes)
 
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
@@ -101,6 +106,18 @@ def _batched(records: tf.data.Dataset, source: SplitSource, batch_size: int) -> 
         return (records.map(decode_line, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                 .batch(batch_size))
 
+    if isinstance(layout, FieldsLayout):
+        @plain
+        def decode_fields(records: tf.Tensor) -> tuple[dict, dict]:
+            raw = tf.io.decode_raw(records, tf.uint8)
+            batch = tf.shape(raw)[0]
+            values = {name: tf.reshape(_bitcast(raw[:, offset:offset + size], dtype), tf.concat(
+                [[batch], tf.constant(shape, tf.int32)], 0)) for name, dtype, shape, offset, size in layout.fields()}
+            return ({name: tf.reshape(values[name], tf.concat([[batch], tf.constant(shape[name], tf.int32)], 0))
+                     for name, _, _ in layout.features}, {name: values[name] for name, _, _ in layout.targets})
+
+        return records.batch(batch_size).map(decode_fields, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
     @plain
 
     def decode(records: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -116,7 +133,23 @@ def _batched(records: tf.data.Dataset, source: SplitSource, batch_size: int) -> 
 
 def _normaliser(source: SplitSource):
     """(features, targets) in stored dtypes -> float32 model inputs and the loss's target dtype (or the
-    inputs alone, for a task without labels: what Keras hands a training step as `data`)."""
+    inputs alone, for a task without labels: what Keras hands a training step as `data`); named features
+    each as their own preprocessing says, named targets as their task takes them."""
+    if isinstance(source.layout, FieldsLayout):
+        features = {name: _normaliser(SplitSource((), 0, RecordLayout("float32", shape, "float32"), shape,
+                                                  source.preprocessing.feature(name), features_only=True))
+                    for name, shape in source.input_shape.items()}
+        integer = {name for name, dtype, _ in source.layout.targets if dtype == "int64"}
+
+        @plain
+        def normalise_fields(x: dict, y: dict) -> tuple[dict, dict] | dict:
+            inputs = {name: features[name](value, None) for name, value in x.items()}
+            if source.features_only:
+                return inputs
+            return inputs, {name: value if name in integer else tf.cast(value, tf.float32) for name, value in y.items()}
+
+        return normalise_fields
+
     shift, divisor = (tf.constant(v) for v in source.preprocessing.feature_transform())
     shape = source.input_shape
     integer_targets = source.layout.y_dtype == "int64"
@@ -164,14 +197,17 @@ def _training_batches(source: SplitSource, batch_size: int, seed: int, first_epo
 
     @plain
 
-    def finish(epoch: tf.Tensor, batch: tf.Tensor, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def finish(epoch: tf.Tensor, batch: tf.Tensor, x, y):
         if transform is not None:
-            x = transform(tf.cast(x, tf.float32), tf.stack([tf.constant(seed, tf.int64), epoch * 2**32 + batch]))
+            x = transform(x, tf.stack([tf.constant(seed, tf.int64), epoch * 2**32 + batch]))
         return normalise(x, y)
 
     if source.in_memory():
         features, labels = read_all(source)
         count = source.count
+
+        def gathered(values, index):
+            return tf.nest.map_structure(lambda value: tf.gather(value, index), values)
 
         @plain
 
@@ -180,7 +216,8 @@ def _training_batches(source: SplitSource, batch_size: int, seed: int, first_epo
                 tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]),
                 max_index=count - 1)
             return (tf.data.Dataset.from_tensor_slices(order).batch(batch_size).take(steps).enumerate()
-                    .map(plain(lambda batch, index: (epoch, batch, tf.gather(features, index), tf.gather(labels, index)))))
+                    .map(plain(lambda batch, index: (epoch, batch, gathered(features, index),
+                                                     gathered(labels, index)))))
 
         return (tf.data.Dataset.range(first_epoch, epochs)
                 .flat_map(epoch_batches)
@@ -233,15 +270,30 @@ def evaluation_batches(source: SplitSource, batch_size: int, limit: int | None =
     return batches.prefetch(tf.data.AUTOTUNE)
 
 
-def augmentation(transforms: tuple | list, input_shape: tuple[int, ...]):
-    """`dataset.augment` as one function (images float32 0-255, stateless seed) -> images, or None.
+def augmentation(transforms: tuple | list, input_shape: tuple[int, ...] | dict[str, tuple[int, ...]]):
+    """`dataset.augment` as one function (raw images, stateless seed) -> float32 images, or None.
 
     Stateless TensorFlow image ops, not Keras' random layers: a Keras layer draws from a seed
     generator whose state depends on how often it was called, so a resumed run would draw other
-    transforms; these draw from the batch's own seed. Each transform draws per image.
+    transforms; these draw from the batch's own seed. Each transform draws per image. Of named
+    features, each image feature (shape [height, width, channels]) is augmented, with its own draws.
     """
     if not transforms:
         return None
+    if isinstance(input_shape, dict):
+        images = {name: augmentation(transforms, shape) for name, shape in input_shape.items() if len(shape) == 3}
+
+        def apply_each(x: dict, seed: tf.Tensor) -> dict:
+            return {name: images[name](value, tf.random.experimental.stateless_fold_in(
+                tf.cast(seed, tf.int64), 1 + index)) if name in images else value
+                    for index, (name, value) in enumerate(sorted(x.items()))}
+
+        return apply_each
+    single = _image_augmentation(transforms, input_shape)
+    return lambda images, seed: single(tf.cast(images, tf.float32), seed)
+
+
+def _image_augmentation(transforms: tuple | list, input_shape: tuple[int, ...]):
     height, width = input_shape[0], input_shape[1]
 
     def apply(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
@@ -292,6 +344,13 @@ def augmentation(transforms: tuple | list, input_shape: tuple[int, ...]):
     return apply
 
 
+def input_shapes(dataset_cfg) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
+    """`dataset.input_shape` as a tuple, or of named features `{name: shape}`."""
+    if dataset_cfg.get("features"):
+        return {str(name): tuple(int(d) for d in feature.shape) for name, feature in dataset_cfg.features.items()}
+    return tuple(int(d) for d in dataset_cfg.input_shape)
+
+
 def split_source(folder: Path, manifest: dict, split: str, dataset_cfg,
                  preprocessing: Preprocessing | None = None) -> SplitSource:
     """The pipeline's view of `split` of a prepared folder, read with the run's dataset config and
@@ -299,13 +358,14 @@ def split_source(folder: Path, manifest: dict, split: str, dataset_cfg,
     from data.prepare import check_memory
 
     entry = manifest["splits"][split]
+    shape = input_shapes(dataset_cfg)
     if dataset_cfg.cache == "memory":
-        check_memory(int(entry["count"]) * int(np.prod(dataset_cfg.input_shape)) * 4,
+        check_memory(int(entry["count"]) * values_per_example(shape) * 4,
                      f"dataset.cache=memory: the {split} split", "use dataset.cache=auto or none (streamed)")
     return SplitSource(
         files=tuple(str(Path(folder) / shard["file"]) for shard in entry["shards"]),
         count=int(entry["count"]), layout=RecordLayout.from_dict(manifest["record"]),
-        input_shape=tuple(int(d) for d in dataset_cfg.input_shape),
+        input_shape=shape,
         preprocessing=preprocessing or Preprocessing.from_manifest(manifest, dataset_cfg),
         cache=str(dataset_cfg.cache), shuffle_window=int(dataset_cfg.shuffle_window),
         augment=tuple(OmegaConf.to_container(dataset_cfg.augment)) if split == "train" else (),

@@ -33,9 +33,10 @@ from omegaconf import DictConfig, OmegaConf
 from conf import CONF_DIR
 from conf import PROJECT_ROOT
 from conf.errors import ConfigError, UserError, is_disk_full
+from conf.schema import target_tasks
 from data.download import sha256_of as _sha256
 from data.preprocessing import RunningMoments
-from data.shards import ImagePathLayout, RecordLayout, SplitWriter, read_split
+from data.shards import FieldsLayout, ImagePathLayout, RecordLayout, SplitWriter, count_of, read_split, take
 from data.sources import SOURCES, Reader
 
 SPLITS = ("train", "val", "test")
@@ -57,7 +58,11 @@ def preparation_params(cfg: DictConfig) -> dict:
     params = OmegaConf.to_container(cfg, resolve=True)
     for key in READING_KEYS:
         params.pop(key, None)
-    params["values_per_example"] = int(np.prod(cfg.input_shape))
+    features = params.pop("features", None) or {}
+    params["values_per_example"] = ({name: int(np.prod(feature["shape"])) for name, feature in features.items()}
+                                    if features else int(np.prod(cfg.input_shape)))
+    if not params.get("targets"):
+        params.pop("targets", None)  # as a folder prepared before named targets existed recorded it
     return params
 
 
@@ -112,6 +117,15 @@ def plan_splits(cfg: DictConfig, labels: dict[str, np.ndarray]) -> dict[str, np.
     return plans
 
 
+def stratifying_labels(cfg: DictConfig, y: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
+    """The labels a split is stratified by: the targets, or of named targets the first classification one
+    (none: zeros, an unstratified split)."""
+    if not isinstance(y, dict):
+        return y
+    classified = [name for name, task in target_tasks(cfg).items() if task == "classification" and name in y]
+    return y[classified[0]] if classified else np.zeros(count_of(y), dtype="int64")
+
+
 def stratified(task: str, labels: dict[str, np.ndarray]) -> bool:
     """Whether the split is drawn class by class: for classification, and for a task without labels on
     data that has class indices (so that it splits a dataset as a classification run of it does)."""
@@ -149,7 +163,17 @@ def raw_files(cfg: DictConfig, data_dir: str | Path, download: bool) -> dict[str
     return files
 
 
-def _check_input_shape(cfg: DictConfig, stored_shape: list[int]) -> None:
+def _check_input_shape(cfg: DictConfig, stored_shape: list[int] | dict[str, list[int]]) -> None:
+    if isinstance(stored_shape, dict):  # named features: each as configured
+        wanted = OmegaConf.to_container(cfg.features)
+        if set(wanted) != set(stored_shape):
+            raise ConfigError(f"dataset.features={sorted(wanted)} is invalid: {cfg.name} has features "
+                              f"{', '.join(sorted(stored_shape))}")
+        for name, shape in stored_shape.items():
+            if int(np.prod(shape)) != int(np.prod(wanted[name]["shape"])):
+                raise ConfigError(f"dataset.features.{name}.shape={wanted[name]['shape']} is invalid: {cfg.name}'s "
+                                  f"{name} has {int(np.prod(shape))} values, e.g. {list(shape)}")
+        return
     values = int(np.prod(stored_shape))
     if values != int(np.prod(cfg.input_shape)):
         raise ConfigError(f"dataset.input_shape={list(cfg.input_shape)} is invalid: {cfg.name} examples "
@@ -279,10 +303,95 @@ def _check_targets(cfg: DictConfig, y: np.ndarray) -> None:
         raise UserError(f"dataset {cfg.name} has NaN or infinite targets")
 
 
+def _named_layout(cfg: DictConfig, x: Any, y: Any) -> FieldsLayout:
+    """The record layout of named features and targets, checked against `dataset.features` and `.targets`."""
+    features = OmegaConf.to_container(cfg.features) if cfg.get("features") else {}
+    targets = OmegaConf.to_container(cfg.targets) if cfg.get("targets") else {}
+    if not isinstance(x, dict) or not isinstance(y, dict) or set(x) != set(features) or set(y) != set(targets):
+        given = (sorted(x) if isinstance(x, dict) else "one array", sorted(y) if isinstance(y, dict) else "one array")
+        raise UserError(f"dataset {cfg.name} gives features {given[0]} and targets {given[1]}; its config declares "
+                        f"features {sorted(features) or 'none'} and targets {sorted(targets) or 'none'}")
+    fields = []
+    for name, target in targets.items():
+        values = y[name]
+        if target["task"] == "classification":
+            if values.ndim != 1:
+                raise UserError(f"dataset {cfg.name}: target {name} has shape {list(values.shape[1:])}; task "
+                                "classification takes one class index per example")
+            fields.append((name, "int64", ()))
+            continue
+        width = 1 if values.ndim == 1 else int(np.prod(values.shape[1:]))
+        key = "num_classes" if target["task"] == "multilabel" else "num_outputs"
+        if width != target.get(key, 2 if key == "num_classes" else 1):
+            raise UserError(f"dataset.targets.{name}.{key}={target.get(key)}, but dataset {cfg.name} has {width} "
+                            f"value(s) per example for it: set dataset.targets.{name}.{key}={width}")
+        fields.append((name, "uint8" if target["task"] == "multilabel" else "float32", (width,)))
+    layout = FieldsLayout(tuple((name, str(x[name].dtype), tuple(int(d) for d in x[name].shape[1:]))
+                                for name in features), tuple(fields))
+    _check_input_shape(cfg, {name: list(shape) for name, _, shape in layout.features})
+    return layout
+
+
+def _check_named_targets(cfg: DictConfig, y: dict[str, np.ndarray]) -> None:
+    for name, target in OmegaConf.to_container(cfg.targets).items():
+        values = y[name]
+        if target["task"] == "classification" and len(values) and (values.min() < 0 or
+                                                                    values.max() >= target["num_classes"]):
+            raise UserError(f"dataset.targets.{name}.num_classes={target['num_classes']}, but dataset {cfg.name} has "
+                            f"{name} from {values.min()} to {values.max()}")
+        if target["task"] == "regression" and not np.isfinite(values).all():
+            raise UserError(f"dataset {cfg.name} has NaN or infinite values of target {name}")
+
+
+def _write_named_splits(staging: Path, parts: dict[str, Reader], plans: dict[str, np.ndarray], cfg: DictConfig
+                        ) -> tuple[FieldsLayout, dict[str, Any], dict[str, Any]]:
+    """`_write_splits` for named features and targets: the same streaming, statistics per feature and per
+    regression target."""
+    writers: dict[str, SplitWriter] = {}
+    layout = None
+    features: dict[str, RunningMoments] = {}
+    targets: dict[str, RunningMoments] = {}
+    for part, read in parts.items():
+        plan, start = plans[part], 0
+        for x, y in read():
+            if layout is None:
+                layout = _named_layout(cfg, x, y)
+                examples = sum(len(p) for p in plans.values())
+                _check_disk(staging.parent, examples * layout.record_bytes, f"dataset {cfg.name}")
+                writers = {split: SplitWriter(staging, split, layout) for split in SPLITS}
+                features = {name: RunningMoments() for name, _, _ in layout.features}
+                targets = {name: RunningMoments() for name, dtype, _ in layout.targets if dtype == "float32"}
+            _check_named_targets(cfg, y)
+            where = plan[start:start + count_of(y)]
+            for index, split in enumerate(SPLITS):
+                chosen = where == index
+                if not chosen.any():
+                    continue
+                chosen_x = take(x, chosen)
+                chosen_y = {name: take(y, chosen)[name].reshape(int(chosen.sum()), *shape).astype(dtype)
+                            for name, dtype, shape in layout.targets}
+                writers[split].write(chosen_x, chosen_y)
+                if split == "train":
+                    for name, moments in features.items():
+                        moments.add(chosen_x[name])
+                    for name, moments in targets.items():
+                        moments.add(chosen_y[name])
+            start += count_of(y)
+    if layout is None:
+        raise UserError(f"dataset {cfg.name} has no examples")
+    stats = {"features": {name: dict(zip(("feature_mean", "feature_std"), m.result(), strict=True))
+                          for name, m in features.items() if m.count},
+             "targets": {name: dict(zip(("target_mean", "target_std"), m.result(), strict=True))
+                         for name, m in targets.items() if m.count}}
+    return layout, {split: writer.close() for split, writer in writers.items()}, stats
+
+
 def _write_splits(staging: Path, parts: dict[str, Reader], plans: dict[str, np.ndarray], cfg: DictConfig
                   ) -> tuple[RecordLayout | ImagePathLayout, dict[str, Any], dict[str, Any]]:
     """Stream every part's examples into its splits' shards; returns the layout, the split entries and
     the train split's statistics (per-feature and, for regression, per-target mean and std)."""
+    if cfg.get("features") or cfg.get("targets"):
+        return _write_named_splits(staging, parts, plans, cfg)
     writers: dict[str, SplitWriter] = {}
     layout = None
     features, targets = RunningMoments(), RunningMoments()
@@ -345,7 +454,8 @@ def prepare_dataset(cfg: DictConfig, data_dir: str | Path, force: bool = False, 
     files = raw_files(cfg, data_dir, download)
     parts = source.load(cfg, files)
     try:
-        labels = {part: np.concatenate([y for _, y in read(labels_only=True)]) for part, read in parts.items()}
+        labels = {part: np.concatenate([stratifying_labels(cfg, y) for _, y in read(labels_only=True)])
+                  for part, read in parts.items()}
     except MemoryError:
         raise UserError(f"dataset {cfg.name} has too many examples to plan its split in memory (8 bytes of "
                         "label each): reduce the dataset (e.g. dataset.num_samples)") from None
@@ -372,8 +482,10 @@ def _write_prepared(cfg: DictConfig, source, parts, plans, staging: Path, folder
     try:
         staging.chmod(0o777 & ~_current_umask())  # mkdtemp makes it private; a dataset folder is an ordinary one
         layout, splits, stats = _write_splits(staging, parts, plans, cfg)
+        stored_shape = ({name: list(shape) for name, _, shape in layout.features} if isinstance(layout, FieldsLayout)
+                        else list(layout.x_shape))
         manifest = {"format": FORMAT, "name": cfg.name, "params": preparation_params(cfg),
-                    "stored_shape": list(layout.x_shape), "record": layout.as_dict(), "stats": stats,
+                    "stored_shape": stored_shape, "record": layout.as_dict(), "stats": stats,
                     "num_classes": int(cfg.num_classes),
                     "class_names": list(source.class_names_of(cfg) if source.class_names_of else source.class_names),
                     "source": [{"file": r.name, "sha256": r.sha256, "urls": list(r.urls)} for r in source.files],
@@ -408,7 +520,7 @@ def load_split(folder: Path, split: str, input_shape: list[int] | None = None) -
     """A split's examples (reshaped to `input_shape` if given) and their labels, in memory with numpy."""
     manifest = read_manifest(Path(folder))
     x, y = read_split(folder, manifest["splits"][split], RecordLayout.from_dict(manifest["record"]))
-    return (x.reshape(len(x), *input_shape) if input_shape is not None else x), y
+    return (x.reshape(len(x), *input_shape) if input_shape is not None and not isinstance(x, dict) else x), y
 
 
 def dataset_config(name: str, overrides: tuple[str, ...] | list[str] = ()) -> DictConfig:

@@ -31,39 +31,93 @@ class Preprocessing:
     feature_std: list[float] | None = None
     target_mean: list[float] | None = None  # regression: per output, from the train split
     target_std: list[float] | None = None
+    # named features (`dataset.features`): each its own {normalize, scale, feature_mean, feature_std}
+    features: dict[str, dict[str, Any]] | None = None
+    # named regression targets (`dataset.targets`): each its own {target_mean, target_std}
+    targets: dict[str, dict[str, Any]] | None = None
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any], dataset: Any) -> Preprocessing:
         stats = manifest.get("stats", {})
         standardize = dataset.normalize == "standardize"
         regression = dataset.task == "regression"
+        named_features, named_targets = _plain(dataset.get("features")), _plain(dataset.get("targets"))
+        features = {name: {"normalize": str(feature.get("normalize", dataset.normalize)),
+                           "scale": float(feature.get("scale", dataset.scale)),
+                           **(stats["features"][name] if feature.get("normalize", dataset.normalize) == "standardize"
+                              else {"feature_mean": None, "feature_std": None})}
+                    for name, feature in named_features.items()} if named_features else None
+        targets = {name: stats["targets"][name] for name, target in named_targets.items()
+                   if target["task"] == "regression"} if named_targets else None
+        if features is not None:
+            return cls(str(dataset.normalize), float(dataset.scale), features=features, targets=targets)
         return cls(str(dataset.normalize), float(dataset.scale),
                    *((stats.get("feature_mean"), stats.get("feature_std")) if standardize else (None, None)),
-                   *((stats.get("target_mean"), stats.get("target_std")) if regression else (None, None)))
+                   *((stats.get("target_mean"), stats.get("target_std")) if regression else (None, None)),
+                   targets=targets)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def feature(self, name: str | None) -> Preprocessing:
+        """The preprocessing of one named feature (of the single input for None)."""
+        if name is None:
+            return self
+        entry = (self.features or {}).get(name)
+        if entry is None:
+            raise UserError(f"the run's preprocessing record has no feature {name!r}")
+        return Preprocessing(entry["normalize"], entry["scale"], entry.get("feature_mean"), entry.get("feature_std"))
+
+    def target_stats(self, name: str | None = None) -> tuple[list[float], list[float]] | None:
+        """(mean, std) of a regression target in the train split (of the single output for None), or None."""
+        if name is None:
+            return None if self.target_mean is None else (self.target_mean, self.target_std)
+        entry = (self.targets or {}).get(name)
+        return None if entry is None else (entry["target_mean"], entry["target_std"])
+
     @classmethod
-    def from_dict(cls, data: Any, where: str, features: int, outputs: int) -> Preprocessing:
-        """Read a run's record as untrusted data: known keys, finite numbers, lengths that fit the model."""
+    def from_dict(cls, data: Any, where: str, features: int | dict[str, int], outputs: int | dict[str, int]
+                  ) -> Preprocessing:
+        """Read a run's record as untrusted data: known keys, finite numbers, lengths that fit the model
+        (`features`, `outputs`: sizes, or sizes by name for named features and regression targets)."""
         if not isinstance(data, dict) or set(data) - set(cls.__dataclass_fields__) or \
-                data.get("normalize") not in ("scale", "standardize", "none"):
+                data.get("normalize") not in NORMALIZATIONS:
             raise UserError(f"{where} is not a preprocessing record written by training")
-        values = {}
-        for key, length in (("feature_mean", features), ("feature_std", features), ("target_mean", outputs),
-                            ("target_std", outputs)):
-            value = data.get(key)
-            if value is not None and not (isinstance(value, list) and len(value) == length <= MAX_VALUES and all(
-                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
-                raise UserError(f"{where}: {key} must be {length} finite numbers")
-            values[key] = value
-        scale = data.get("scale")
-        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0 or not math.isfinite(scale):
-            raise UserError(f"{where}: scale must be a positive number")
-        if data["normalize"] == "standardize" and values["feature_mean"] is None:
+        single_features = 0 if isinstance(features, dict) else features
+        single_outputs = 0 if isinstance(outputs, dict) else outputs
+        values = _number_lists(data, {"feature_mean": single_features, "feature_std": single_features,
+                                      "target_mean": single_outputs, "target_std": single_outputs}, where)
+        scale = _checked_scale(data.get("scale"), where)
+        if data["normalize"] == "standardize" and values["feature_mean"] is None and not isinstance(features, dict):
             raise UserError(f"{where}: standardize needs feature_mean and feature_std")
-        return cls(data["normalize"], float(scale), **values)
+        named_features = named_targets = None
+        if isinstance(features, dict):
+            entries = data.get("features")
+            if not isinstance(entries, dict) or set(entries) != set(features):
+                raise UserError(f"{where}: features must name the run's features {', '.join(sorted(features))}")
+            named_features = {}
+            for name, entry in entries.items():
+                if not isinstance(entry, dict) or set(entry) != {"normalize", "scale", "feature_mean", "feature_std"} \
+                        or entry["normalize"] not in NORMALIZATIONS:
+                    raise UserError(f"{where}: features.{name} must hold normalize, scale, feature_mean, feature_std")
+                size = features[name]
+                lists = _number_lists(entry, {"feature_mean": size, "feature_std": size}, f"{where}: features.{name}")
+                if entry["normalize"] == "standardize" and lists["feature_mean"] is None:
+                    raise UserError(f"{where}: features.{name}: standardize needs feature_mean and feature_std")
+                named_features[name] = {"normalize": entry["normalize"],
+                                        "scale": _checked_scale(entry["scale"], f"{where}: features.{name}"), **lists}
+        if data.get("targets") is not None:
+            entries = data["targets"]
+            sizes = outputs if isinstance(outputs, dict) else {}
+            if not isinstance(entries, dict) or not set(entries) <= set(sizes):
+                raise UserError(f"{where}: targets must name regression targets of the run's dataset.targets")
+            named_targets = {}
+            for name, entry in entries.items():
+                if not isinstance(entry, dict) or set(entry) != {"target_mean", "target_std"}:
+                    raise UserError(f"{where}: targets.{name} must hold target_mean and target_std")
+                named_targets[name] = _number_lists(entry, {"target_mean": sizes[name], "target_std": sizes[name]},
+                                                    f"{where}: targets.{name}")
+        return cls(data["normalize"], scale, **values, features=named_features, targets=named_targets)
 
     def feature_transform(self) -> tuple[np.ndarray, np.ndarray]:
         """(shift, divisor), flattened per feature or scalar: inputs become (x - shift) / divisor."""
@@ -73,11 +127,40 @@ class Preprocessing:
         divisor = self.scale if self.normalize == "scale" else 1.0
         return np.zeros((), "float32"), np.full((), divisor, "float32")
 
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        """Normalise a batch of raw examples with numpy (infer)."""
+    def apply(self, x: np.ndarray | dict[str, np.ndarray]) -> np.ndarray | dict[str, np.ndarray]:
+        """Normalise a batch of raw examples with numpy (infer); named features each as recorded."""
+        if isinstance(x, dict):
+            return {name: self.feature(name).apply(values) for name, values in x.items()}
         shift, divisor = self.feature_transform()
         flat = np.asarray(x, dtype="float32").reshape(len(x), -1)
         return ((flat - shift) / divisor).reshape(np.shape(x)).astype("float32")
+
+
+NORMALIZATIONS = ("scale", "standardize", "none")
+
+
+def _number_lists(data: dict, lengths: dict[str, int], where: str) -> dict[str, list[float] | None]:
+    """Each key of `lengths`: absent (None), or a list of that many finite numbers."""
+    values = {}
+    for key, length in lengths.items():
+        value = data.get(key)
+        if value is not None and not (isinstance(value, list) and len(value) == length <= MAX_VALUES and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
+            raise UserError(f"{where}: {key} must be {length} finite numbers")
+        values[key] = value
+    return values
+
+
+def _checked_scale(scale: Any, where: str) -> float:
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0 or not math.isfinite(scale):
+        raise UserError(f"{where}: scale must be a positive number")
+    return float(scale)
+
+
+def _plain(value: Any) -> Any:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
 
 
 class RunningMoments:

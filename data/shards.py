@@ -49,9 +49,11 @@ class RecordLayout:
     format = "records"
 
     @classmethod
-    def from_dict(cls, entry: dict[str, Any]) -> RecordLayout | ImagePathLayout:
+    def from_dict(cls, entry: dict[str, Any]) -> RecordLayout | ImagePathLayout | FieldsLayout:
         if entry.get("format") == ImagePathLayout.format:
             return ImagePathLayout(tuple(int(d) for d in entry["x_shape"]))
+        if entry.get("format") == FieldsLayout.format:
+            return FieldsLayout.from_dict(entry)
         return cls(str(entry["x_dtype"]), tuple(int(d) for d in entry["x_shape"]), str(entry["y_dtype"]),
                    tuple(int(d) for d in entry["y_shape"]))
 
@@ -93,13 +95,76 @@ class ImagePathLayout:
         return np.array([path for _, path in rows]), np.array([int(label) for label, _ in rows], dtype="int64")
 
 
+Field = tuple[str, str, tuple[int, ...]]  # name, dtype, shape of one example's value
+
+
+@dataclass(frozen=True)
+class FieldsLayout:
+    """Records of named fields (a dataset of several inputs or targets): each example's features, then its
+    targets, in the order given, each in its stored dtype, little-endian, with no framing."""
+
+    features: tuple[Field, ...]
+    targets: tuple[Field, ...]
+    format = "fields"
+
+    def fields(self) -> list[tuple[str, str, tuple[int, ...], int, int]]:
+        """(name, dtype, shape, byte offset, bytes) of every field, features first."""
+        placed, offset = [], 0
+        for name, dtype, shape in (*self.features, *self.targets):
+            size = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+            placed.append((name, dtype, shape, offset, size))
+            offset += size
+        return placed
+
+    @property
+    def record_bytes(self) -> int:
+        return sum(field[4] for field in self.fields())
+
+    def as_dict(self) -> dict[str, Any]:
+        def listed(fields):
+            return [{"name": name, "dtype": dtype, "shape": list(shape)} for name, dtype, shape in fields]
+
+        return {"format": self.format, "features": listed(self.features), "targets": listed(self.targets),
+                "record_bytes": self.record_bytes}
+
+    @classmethod
+    def from_dict(cls, entry: dict[str, Any]) -> FieldsLayout:
+        def read(fields):
+            return tuple((str(f["name"]), str(f["dtype"]), tuple(int(d) for d in f["shape"])) for f in fields)
+
+        return cls(read(entry["features"]), read(entry["targets"]))
+
+    def encode(self, x: dict[str, np.ndarray], y: dict[str, np.ndarray]) -> bytes:
+        values = {**x, **y}
+        count = len(next(iter(values.values())))
+        columns = [np.ascontiguousarray(values[name], dtype=np.dtype(dtype).newbyteorder("<")).reshape(count, -1)
+                   .view(np.uint8).reshape(count, -1) for name, dtype, _ in (*self.features, *self.targets)]
+        return np.concatenate(columns, axis=1).tobytes()
+
+    def decode(self, block: bytes | np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        records = np.frombuffer(block, dtype=np.uint8).reshape(-1, self.record_bytes)
+        values = {name: records[:, offset:offset + size].copy().view(np.dtype(dtype).newbyteorder("<"))
+                  .reshape(len(records), *shape).astype(dtype) for name, dtype, shape, offset, size in self.fields()}
+        return ({name: values[name] for name, _, _ in self.features},
+                {name: values[name] for name, _, _ in self.targets})
+
+
+def take(values: np.ndarray | dict[str, np.ndarray], index) -> np.ndarray | dict[str, np.ndarray]:
+    """`values[index]`, field by field for a dict of named fields."""
+    return {name: value[index] for name, value in values.items()} if isinstance(values, dict) else values[index]
+
+
+def count_of(values: np.ndarray | dict[str, np.ndarray]) -> int:
+    return len(next(iter(values.values()))) if isinstance(values, dict) else len(values)
+
+
 class SplitWriter:
     """Appends examples to `<folder>/<split>/shard-NNNNN.rec` files of about SHARD_BYTES each.
 
     `close()` returns the split's manifest entry: count and, per shard, file, count, bytes, SHA-256.
     """
 
-    def __init__(self, folder: Path, split: str, layout: RecordLayout | ImagePathLayout,
+    def __init__(self, folder: Path, split: str, layout: RecordLayout | ImagePathLayout | FieldsLayout,
                  shard_bytes: int | None = None) -> None:
         self.directory = Path(folder) / split
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -123,29 +188,32 @@ class SplitWriter:
             self.handle = None
             self.shards[-1]["sha256"] = self.digest.hexdigest()
 
-    def write(self, x: np.ndarray, y: np.ndarray) -> None:
-        start = 0
-        while start < len(x):
+    def write(self, x: np.ndarray | dict[str, np.ndarray], y: np.ndarray | dict[str, np.ndarray]) -> None:
+        start, total = 0, count_of(x)
+        while start < total:
             if self.handle is None or self.in_shard == self.per_shard:
                 self._open_next()
-            take = min(self.per_shard - self.in_shard, len(x) - start)
-            block = self.layout.encode(x[start:start + take], y[start:start + take])
+            size = min(self.per_shard - self.in_shard, total - start)
+            block = self.layout.encode(take(x, slice(start, start + size)), take(y, slice(start, start + size)))
             self.handle.write(block)
             self.digest.update(block)
-            self.in_shard += take
-            self.shards[-1]["count"] += take
+            self.in_shard += size
+            self.shards[-1]["count"] += size
             self.shards[-1]["bytes"] += len(block)
-            start += take
+            start += size
 
     def close(self) -> dict[str, Any]:
         self._close_shard()
         return {"count": sum(s["count"] for s in self.shards), "shards": self.shards}
 
 
-def read_split(folder: Path, entry: dict[str, Any], layout: RecordLayout | ImagePathLayout
+def read_split(folder: Path, entry: dict[str, Any], layout: RecordLayout | ImagePathLayout | FieldsLayout
                ) -> tuple[np.ndarray, np.ndarray]:
-    """A whole split in memory with numpy (tests, small datasets, statistics): features and targets."""
+    """A whole split in memory with numpy (tests, small datasets, statistics): features and targets (dicts of
+    them, by name, for a dataset of named fields)."""
     blocks = [(Path(folder) / shard["file"]).read_bytes() for shard in entry["shards"]]
+    if not blocks and isinstance(layout, FieldsLayout):
+        return layout.decode(b"")
     if not blocks:
         return np.zeros((0, *layout.x_shape), layout.x_dtype), np.zeros((0, *layout.y_shape), layout.y_dtype)
     if isinstance(layout, ImagePathLayout):

@@ -32,11 +32,15 @@ Reader = Callable[..., Chunks]  # reader(labels_only=False) -> chunks (x, y), al
 CHUNK_EXAMPLES = 8192  # examples a generated or streamed chunk holds
 
 
-def from_arrays(x: np.ndarray, y: np.ndarray) -> Reader:
-    """A reader over arrays already in memory (small datasets)."""
+def from_arrays(x: np.ndarray | dict[str, np.ndarray], y: np.ndarray | dict[str, np.ndarray]) -> Reader:
+    """A reader over arrays already in memory (small datasets); x and y may be dicts of named features and
+    targets (`dataset.features`, `dataset.targets`)."""
+    from data.shards import count_of, take
+
     def read(labels_only: bool = False) -> Chunks:
-        for start in range(0, len(y), CHUNK_EXAMPLES):
-            yield (None if labels_only else x[start:start + CHUNK_EXAMPLES]), y[start:start + CHUNK_EXAMPLES]
+        for start in range(0, count_of(y), CHUNK_EXAMPLES):
+            chunk = slice(start, start + CHUNK_EXAMPLES)
+            yield (None if labels_only else take(x, chunk)), take(y, chunk)
     return read
 
 

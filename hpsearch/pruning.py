@@ -57,7 +57,7 @@ def for_trial(cfg: DictConfig) -> OptunaPruning | None:
     from conf.schema import optimized_metrics
     from hpsearch.study import job_trial
 
-    metrics = optimized_metrics(cfg.optimized_metric, cfg.dataset.task)
+    metrics = optimized_metrics(cfg.optimized_metric, cfg.dataset.task, cfg.dataset.get("targets"))
     if cfg.trial.number is None or len(metrics) > 1:
         return None
     trial = job_trial(cfg, instantiate(HydraConfig.get().sweeper.pruner))

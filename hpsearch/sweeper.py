@@ -179,7 +179,7 @@ def infer_directions(config: DictConfig) -> tuple[list[str], str, str | None]:
 
     if "optimized_metric" not in config or "dataset" not in config or "task" not in config.dataset:
         return ["minimize"], "the default of an app without optimized_metric, as in the published plugin", None
-    metrics = optimized_metrics(config.optimized_metric, config.dataset.task)
+    metrics = optimized_metrics(config.optimized_metric, config.dataset.task, config.dataset.get("targets"))
     directions = ["minimize" if minimized(metric, model_metrics(config)) else "maximize" for metric in metrics]
     warning = None
     if "maximize" in directions:
@@ -489,7 +489,7 @@ class OptunaSweeper(Sweeper):
         config = self.config
         if "optimized_metric" not in config or "dataset" not in config or "task" not in config.dataset:
             return []
-        return optimized_metrics(config.optimized_metric, config.dataset.task)
+        return optimized_metrics(config.optimized_metric, config.dataset.task, config.dataset.get("targets"))
 
     def log_progress(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         shown = (f"value={trial.values[0]:.6g}" if trial.values and len(trial.values) == 1

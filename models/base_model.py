@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from conf import CONF_DIR, PROJECT_ROOT
 from conf.errors import UserError, first_line
-from conf.schema import TASKS, ModelConfig, optimized_metrics
+from conf.schema import TASKS, ModelConfig, optimized_metrics, target_tasks
 
 if TYPE_CHECKING:
     import keras
@@ -109,22 +109,45 @@ class BaseModel:
             of its first epoch if one of them is missing from the logs.
         tasks: the `dataset.task`s the model trains on (checked before TensorFlow starts); the base
             model's standard step serves the three supervised ones.
+        named_inputs, named_outputs: whether `build_network` takes a dict of input shapes by feature
+            name (a dataset with `features`) and returns a dict of outputs by target name (a dataset with
+            `targets`); each target then gets its task's head, loss (weighted by its `loss_weight`) and
+            metrics, reported as `<target>_<metric>` (`val_digit_accuracy`).
     """
 
     Config: ClassVar[type[ModelConfig]] = ModelConfig
     search_space: ClassVar[dict[str, str]] = {}
     reported_metrics: ClassVar[dict[str, str]] = {}
     tasks: ClassVar[tuple[str, ...]] = tuple(task for task in TASKS if task != "unsupervised")
+    named_inputs: ClassVar[bool] = False  # build_network takes {feature: shape} (`dataset.features`)
+    named_outputs: ClassVar[bool] = False  # the network returns {target: outputs} (`dataset.targets`)
 
     def __init__(self, config: DictConfig, preprocessing: Any = None) -> None:
         self.config = config
         self.hparams = config.model
         self.task = config.dataset.task
         self.preprocessing = preprocessing
-        self.input_shape = tuple(config.dataset.input_shape)
         self.num_classes = config.dataset.num_classes
-        self.num_outputs = config.dataset.num_outputs if self.task in ("regression", "unsupervised") \
-            else self.num_classes
+        self.targets = target_tasks(config.dataset)  # {name: task} of named targets, else {}
+        features = OmegaConf.to_container(config.dataset.features) if config.dataset.get("features") else {}
+        self.input_shape = ({name: tuple(f["shape"]) for name, f in features.items()} if features
+                            else tuple(config.dataset.input_shape))
+        if self.targets:
+            self.num_outputs = {name: int(t.get("num_outputs", 1) if t["task"] == "regression" else t["num_classes"])
+                                for name, t in OmegaConf.to_container(config.dataset.targets).items()}
+        else:
+            self.num_outputs = config.dataset.num_outputs if self.task in ("regression", "unsupervised") \
+                else self.num_classes
+        for named, declared, what in ((features, self.named_inputs, "features"), (self.targets, self.named_outputs,
+                                                                                   "targets")):
+            if named and not declared:
+                raise UserError(f"model {type(self).__name__} ({self.where()}) takes one input and one output; dataset "
+                                f"{config.dataset.name} has named {what} {', '.join(named)}: use a model that "
+                                f"declares named_inputs = True and named_outputs = True")
+            if declared and not named:
+                raise UserError(f"model {type(self).__name__} ({self.where()}) takes named {what}; dataset "
+                                f"{config.dataset.name} has none: use a dataset with dataset.{what} (e.g. "
+                                "dataset=digit_features)")
         network = self.build_network(self.input_shape, self.num_outputs)
         self.own_step = self._check_network(network)
         if self.own_step:
@@ -183,6 +206,8 @@ class BaseModel:
         when the head changes nothing). A subclass with its own `call` is called once, symbolically."""
         import keras
 
+        if self.targets:
+            return self._with_named_heads(network)
         graph = graph_io(network)
         if graph is None:
             inputs = keras.Input(self.input_shape)
@@ -202,6 +227,17 @@ class BaseModel:
             return network
         # operations, not layers: checkpoints hold the same layers whatever the head and precision
         return keras.Model(inputs, outputs, name=network.name)
+
+    def _with_named_heads(self, network: keras.Model) -> keras.Model:
+        """A functional network of named outputs with each target's head on its output."""
+        import keras
+
+        outputs = getattr(network, "output", None) if graph_io(network) is not None else None
+        if not isinstance(outputs, dict) or set(outputs) != set(self.targets):
+            raise UserError(f"{self.where()}: {type(self).__name__}.build_network must return a functional model whose "
+                            f"outputs are a dict by target name: {', '.join(self.targets)}")
+        return keras.Model(network.input, {name: self.head(outputs[name], name) for name in self.targets},
+                           name=network.name)
 
     def _keep_own_step(self, network: keras.Model) -> None:
         """A network with its own step keeps it. Its `train_step` must return a dict of scalars (checked when
@@ -235,9 +271,12 @@ class BaseModel:
 
         trainer = self.config.trainer
         task_loss = self.task != "unsupervised" and type(network).train_step is keras.Model.train_step
+        weights = {name: float(target.get("loss_weight", 1.0)) for name, target in
+                   OmegaConf.to_container(self.config.dataset.targets).items()} if self.targets else None
         network.compile(
             optimizer=self.make_optimizer(),
             loss=self.loss() if task_loss else None,
+            loss_weights=weights if task_loss else None,
             metrics=self.metrics() if task_loss else None,
             jit_compile=trainer.jit_compile,
             steps_per_execution=trainer.steps_per_execution,
@@ -265,62 +304,54 @@ class BaseModel:
                             f"trains ({unbuilt[0]}.build(<sub-network>.trainable_variables)), so that checkpoints "
                             "can restore it")
 
-    def head(self, outputs: keras.KerasTensor) -> keras.KerasTensor:
-        """The network's outputs as the loss takes them: float32 (under mixed precision) and, for
-        regression, back in the targets' raw units (the network learns them standardised with the
+    def head(self, outputs: keras.KerasTensor, target: str | None = None) -> keras.KerasTensor:
+        """The network's outputs (of a named `target`) as the loss takes them: float32 (under mixed precision)
+        and, for regression, back in the targets' raw units (the network learns them standardised with the
         train split's mean and std, kept in the run's preprocessing record)."""
         import keras
 
         if outputs.dtype != "float32":
             outputs = keras.ops.cast(outputs, "float32")
-        stats = self.preprocessing
-        if self.task == "regression" and stats is not None and stats.target_mean is not None:
-            std = np.where(np.asarray(stats.target_std) > 1e-7, stats.target_std, 1.0).astype("float32")
-            outputs = outputs * std + np.asarray(stats.target_mean, dtype="float32")
+        task = self.targets[target] if target else self.task
+        stats = self.preprocessing.target_stats(target) if self.preprocessing is not None else None
+        if task == "regression" and stats is not None:
+            mean, std = stats
+            std = np.where(np.asarray(std) > 1e-7, std, 1.0).astype("float32")
+            outputs = outputs * std + np.asarray(mean, dtype="float32")
         return outputs
 
-    def loss(self) -> keras.losses.Loss:
-        import keras
+    def loss(self) -> keras.losses.Loss | dict[str, keras.losses.Loss]:
+        """The task's loss (of each named target)."""
+        if self.targets:
+            return {name: task_loss(task) for name, task in self.targets.items()}
+        return task_loss(self.task)
 
-        if self.task == "multilabel":
-            return keras.losses.BinaryCrossentropy(from_logits=True)
-        if self.task == "regression":
-            return keras.losses.MeanSquaredError()
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    def metrics(self) -> list:
-        """The task's metrics, named as `TASK_METRICS` lists them (`val_` + name in the logs)."""
-        import keras
-
-        if self.task == "multilabel":
-            return [keras.metrics.BinaryAccuracy(threshold=0.0, name="binary_accuracy"),  # logit 0 = p 0.5
-                    keras.metrics.AUC(from_logits=True, multi_label=True, num_labels=self.num_outputs, name="auc"),
-                    _logits_f1(name="f1")]
-        if self.task == "regression":
-            return [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")]
-        return ["accuracy"]
+    def metrics(self) -> list | dict[str, list]:
+        """The task's metrics, named as `TASK_METRICS` lists them (`val_` + name in the logs; of each named
+        target, `val_<target>_` + name)."""
+        if self.targets:
+            return {name: task_metrics(task, self.num_outputs[name]) for name, task in self.targets.items()}
+        return task_metrics(self.task, self.num_outputs)
 
     def outputs(self, inputs: Any, threshold: float = 0.5) -> dict[str, Any]:
         """What `infer` prints and the exported SavedModel returns, by name, for a batch of normalised inputs.
 
         The default reads the network's outputs as the task does: `probabilities` and `class`
         (classification), `probabilities` and `labels` (bool, at or above `threshold`; multilabel),
-        `values` (regression). Override it to name what a model of your own offers (a VAE's
+        `values` (regression); of named targets, each as its task does, as `<target>_<name>`
+        (`digit_class`, `ink_values`). Override it to name what a model of your own offers (a VAE's
         `reconstruction` and `latent_mean`); it runs eagerly (infer) and traced (export), so use
         `keras.ops`. `denormalized(x)` turns features back into the dataset's raw units.
         """
         import keras
 
-        if self.task == "unsupervised":
+        if self.task == "unsupervised" and not self.targets:
             return {"outputs": keras.ops.cast(self.network(inputs, training=False), "float32")}
         outputs = self.network(inputs, training=False)
-        if self.task == "regression":
-            return {"values": outputs}
-        if self.task == "multilabel":
-            probabilities = keras.activations.sigmoid(outputs)
-            return {"probabilities": probabilities, "labels": probabilities >= threshold}
-        probabilities = keras.activations.softmax(outputs)
-        return {"probabilities": probabilities, "class": keras.ops.argmax(probabilities, axis=-1)}
+        if self.targets:
+            return {f"{name}_{key}": value for name, task in self.targets.items()
+                    for key, value in task_outputs(task, outputs[name], threshold).items()}
+        return task_outputs(self.task, outputs, threshold)
 
     def denormalized(self, features: Any) -> Any:
         """Normalised features (as the network sees them) back in the dataset's raw units."""
@@ -328,7 +359,15 @@ class BaseModel:
 
         if self.preprocessing is None:
             return features
-        shift, divisor = self.preprocessing.feature_transform()
+        if isinstance(features, dict):
+            return {name: self._denormalized(value, self.preprocessing.feature(name)) for name, value in features.items()}
+        return self._denormalized(features, self.preprocessing)
+
+    @staticmethod
+    def _denormalized(features: Any, preprocessing: Any) -> Any:
+        import keras
+
+        shift, divisor = preprocessing.feature_transform()
         batch = keras.ops.shape(features)[0]
         flat = keras.ops.reshape(keras.ops.cast(features, "float32"), (batch, -1)) * divisor + shift
         return keras.ops.reshape(flat, keras.ops.shape(features))
@@ -391,7 +430,7 @@ class BaseModel:
         needed = {name: f"{type(self).__name__}.reported_metrics" for declared in self.reported_metrics
                   for name in (declared, f"val_{declared}")}
         searched = self.config.optimized_metric is not None or self.config.trial.number is not None
-        for metric in optimized_metrics(self.config.optimized_metric, self.task) if searched else []:
+        for metric in optimized_metrics(self.config.optimized_metric, self.task, self.config.dataset.get("targets")) if searched else []:
             split, _, name = metric.partition("_")
             if split in ("train", "val"):
                 needed[name if split == "train" else metric] = "optimized_metric"
@@ -415,11 +454,14 @@ class BaseModel:
 
         reset_seed_states(self.network, self.initial_seeds, EVALUATION_DRAWS)
         chunks = []
-        for start in range(0, len(inputs), 1024):
+        count = len(next(iter(inputs.values()))) if isinstance(inputs, dict) else len(inputs)
+        for start in range(0, count, 1024):
             # called directly, chunk by chunk: `Model.predict` builds a tf.data pipeline whose op attributes
             # make TensorFlow's C++ runtime print a warning line on every call
+            chunk = ({name: keras.ops.convert_to_tensor(value[start:start + 1024]) for name, value in inputs.items()}
+                     if isinstance(inputs, dict) else keras.ops.convert_to_tensor(inputs[start:start + 1024]))
             try:
-                named = self.outputs(keras.ops.convert_to_tensor(inputs[start:start + 1024]), threshold)
+                named = self.outputs(chunk, threshold)
             except UserError:
                 raise
             except NotImplementedError as error:
@@ -433,6 +475,8 @@ class BaseModel:
         """The first named output for one element (shape `input_shape`) or a batch of normalised inputs: class
         probabilities (classification), per-label probabilities (multilabel), values (regression), or what
         the model's `outputs` names first."""
+        if isinstance(inputs, dict):  # named features: a batch of each
+            return next(iter(self.predict_outputs({k: np.asarray(v, "float32") for k, v in inputs.items()}).values()))
         inputs = np.asarray(inputs, dtype="float32")
         single = inputs.shape == self.input_shape
         batch = inputs[None] if single else inputs
@@ -546,6 +590,42 @@ class updates_switched_off:
     def __exit__(self, *exc):
         for optimizer in self.optimizers:
             del optimizer.apply, optimizer.apply_gradients
+
+
+def task_loss(task: str) -> keras.losses.Loss:
+    import keras
+
+    if task == "multilabel":
+        return keras.losses.BinaryCrossentropy(from_logits=True)
+    if task == "regression":
+        return keras.losses.MeanSquaredError()
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def task_metrics(task: str, outputs: int) -> list:
+    """A task's metrics, named as `TASK_METRICS` lists them."""
+    import keras
+
+    if task == "multilabel":
+        return [keras.metrics.BinaryAccuracy(threshold=0.0, name="binary_accuracy"),  # logit 0 = p 0.5
+                keras.metrics.AUC(from_logits=True, multi_label=True, num_labels=outputs, name="auc"),
+                _logits_f1(name="f1")]
+    if task == "regression":
+        return [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")]
+    return ["accuracy"]
+
+
+def task_outputs(task: str, outputs: Any, threshold: float) -> dict[str, Any]:
+    """A supervised task's named outputs from the network's linear outputs (logits or values)."""
+    import keras
+
+    if task == "regression":
+        return {"values": outputs}
+    if task == "multilabel":
+        probabilities = keras.activations.sigmoid(outputs)
+        return {"probabilities": probabilities, "labels": probabilities >= threshold}
+    probabilities = keras.activations.softmax(outputs)
+    return {"probabilities": probabilities, "class": keras.ops.argmax(probabilities, axis=-1)}
 
 
 def _logits_f1(name: str):

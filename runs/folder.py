@@ -134,8 +134,15 @@ def load_preprocessing(run_dir: Path, config: DictConfig):
 
     path = run_dir / PREPROCESSING
     contained(run_dir, PREPROCESSING)
-    features = int(np.prod(config.dataset.input_shape))
-    outputs = int(config.dataset.num_outputs)
+    if config.dataset.get("features"):
+        features = {name: int(np.prod(f.shape)) for name, f in config.dataset.features.items()}
+    else:
+        features = int(np.prod(config.dataset.input_shape))
+    if config.dataset.get("targets"):
+        outputs = {name: int(t.get("num_outputs", 1)) for name, t in config.dataset.targets.items()
+                   if t.task == "regression"}
+    else:
+        outputs = int(config.dataset.num_outputs)
     if not path.exists():
         if config.dataset.normalize == "scale" and config.dataset.task != "regression":
             return Preprocessing("scale", float(config.dataset.scale))

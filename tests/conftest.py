@@ -101,17 +101,17 @@ def run_script(workdir: Path, script: Path, *args: str, env: dict, timeout: floa
 
 SERVE = ("import json, sys, numpy as np, tensorflow as tf; "
          "serve = tf.saved_model.load(sys.argv[1]).signatures['serving_default']; "
-         "out = serve(inputs=tf.constant(np.load(sys.argv[2]), tf.float32)); "
+         "out = serve(**{k: tf.constant(v, tf.float32) for k, v in np.load(sys.argv[2]).items()}); "
          "print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}))")
 
 
 def serve_exported(workdir: Path, saved_model: str, inputs) -> dict:
-    """The outputs of an exported model's `serving_default` signature for `inputs` (a NumPy batch), from
-    a process that uses TensorFlow alone, as a deployment would (`run_python`)."""
+    """The outputs of an exported model's `serving_default` signature for `inputs` (a NumPy batch, or a dict
+    of them by input name), from a process that uses TensorFlow alone, as a deployment would (`run_python`)."""
     import numpy as np
 
-    np.save(workdir / "serve_input.npy", inputs)
-    served = run_python(workdir, SERVE, saved_model, str(workdir / "serve_input.npy"))
+    np.savez(workdir / "serve_input.npz", **(inputs if isinstance(inputs, dict) else {"inputs": inputs}))
+    served = run_python(workdir, SERVE, saved_model, str(workdir / "serve_input.npz"))
     assert served.returncode == 0, served.stderr
     return json.loads(served.stdout.strip().splitlines()[-1])
 

@@ -96,7 +96,7 @@ CASES = [
     (["model=cnn", "model.batch_norm=maybe"], "model.batch_norm"),
     (["model=cnn", "model.hidden_units=[8]"], "model.hidden_units"),
     (["model=cnn", "dataset.input_shape=[64]"], "input_shape"),
-    (["dataset=bar"], "dataset=bar: no such option; available: cifar10, diabetes, digits, fashion_mnist, image_folder, "
+    (["dataset=bar"], "dataset=bar: no such option; available: cifar10, diabetes, digit_features, digits, fashion_mnist, image_folder, "
                      "mnist, multilabel, synthetic, wine"),
     (["optimizer=nosuch"], "optimizer=nosuch: no such option"),
     (["trainer=nosuch"], "trainer=nosuch: no such option"),

@@ -64,7 +64,7 @@ def test_type_and_key_errors_stop_composition_with_one_line(override, expected):
     ("trainer.batch_size=0", "trainer.batch_size=0 is invalid: must be >= 1"),
     ("model.dropout=1.5", "model.dropout=1.5 is invalid: must be in [0, 1)"),
     ("optimizer.name=adamx", "optimizer.name='adamx' is invalid: must be one of adam, adamw, sgd, rmsprop"),
-    ("dataset.name=imagenet", "dataset.name='imagenet' is invalid: must be one of cifar10, diabetes, digits, fashion_mnist"),
+    ("dataset.name=imagenet", "dataset.name='imagenet' is invalid: must be one of cifar10, diabetes, digit_features, digits, fashion_mnist"),
     ("+model.hiden=3", "model.hiden=3 is invalid: unknown key; allowed: hidden_units, dropout, activation"),
     ("+extra=1", "extra=1 is invalid: unknown key"),
     ("trainer.keep_checkpoints=0", "trainer.keep_checkpoints=0 is invalid: must be >= 1, or null"),
@@ -81,7 +81,7 @@ def test_values_out_of_range_raise_config_error(override, expected):
 
 @pytest.mark.parametrize(("override", "expected"), [
     ("model=unet", "model=unet: no such option; available: cnn, mlp, resnet, vae"),
-    ("dataset=imagenet", "dataset=imagenet: no such option; available: cifar10, diabetes, digits, fashion_mnist, "
+    ("dataset=imagenet", "dataset=imagenet: no such option; available: cifar10, diabetes, digit_features, digits, fashion_mnist, "
                          "image_folder, mnist, multilabel, synthetic, wine"),
     ("stage=dance", "stage=dance: no such option; available: evaluate, export, infer, train"),
 ])

@@ -20,7 +20,11 @@ pytestmark = pytest.mark.xdist_group("research_models")  # one worker: the modul
 VAE = ["model=guide_vae", "dataset.task=unsupervised", "trainer.epochs=3", "seed=5", "trainer.keep_checkpoints=1"]
 GAN = ["model=gan", "dataset.task=unsupervised", "trainer.epochs=3", "seed=5", "trainer.monitor=val_g_loss",
        "trainer.keep_checkpoints=1"]
-ARGS = {"guide_vae": VAE, "gan": GAN}
+# two inputs, two outputs, streamed from the shards and the image feature augmented
+TWO = ["model=two_branch", "dataset=digit_features", "trainer.epochs=3", "seed=5", "trainer.keep_checkpoints=1",
+       "dataset.cache=none", "dataset.shuffle_window=300", "dataset.augment=[{name:translate,factor:0.1}]"]
+ARGS = {"guide_vae": VAE, "gan": GAN, "two_branch": TWO}
+DATASETS = {"guide_vae": "digits", "gan": "digits", "two_branch": "digit_features"}
 # a kill inside an epoch's steps, one after its validation, one while the best checkpoint is evaluated
 CHAIN = [("batch", 2), ("validated", 2), ("evaluating", 0)]
 STEPS = 40  # training batches an epoch: 1,257 training digits at batch 32
@@ -49,7 +53,7 @@ def trained(workdir) -> dict:
     for name, args in ARGS.items():
         result = run(workdir, *args)
         assert result.returncode == 0, result.stderr
-        [runs[name]] = (workdir / "results" / name / "digits").iterdir()
+        [runs[name]] = (workdir / "results" / name / DATASETS[name]).iterdir()
     return runs
 
 
@@ -90,7 +94,7 @@ def test_the_gan_steps_both_optimizers_and_is_checkpointed_by_its_own_metric(tra
                                                                                                3 * STEPS]
 
 
-@pytest.mark.parametrize("name", ["guide_vae", "gan"])
+@pytest.mark.parametrize("name", ["guide_vae", "gan", "two_branch"])
 def test_a_run_killed_at_any_moment_resumes_to_the_uninterrupted_run(workdir, trained, name):
     """Every network, both optimizers and the noise of a seeded generator carry on exactly."""
     results, folder = f"killed_{name}", None
@@ -98,7 +102,7 @@ def test_a_run_killed_at_any_moment_resumes_to_the_uninterrupted_run(workdir, tr
         start = ARGS[name] if folder is None else [f"run={folder}"]
         killed = run(workdir, *start, f"results_dir={results}", fault={"point": point, "epoch": epoch})
         assert killed.returncode == -9, (point, killed.stderr)
-        [folder] = (workdir / results / name / "digits").iterdir()
+        [folder] = (workdir / results / name / DATASETS[name]).iterdir()
     resumed = run(workdir, f"run={folder}", f"results_dir={results}")
     assert resumed.returncode == 0, resumed.stderr
     assert comparable_metrics(folder) == comparable_metrics(trained[name])
@@ -130,6 +134,46 @@ def test_evaluate_infer_and_export_serve_what_the_model_names(workdir, trained):
     exported = json_stdout(run(workdir, "stage=export", f"run={gan}"))
     served = serve_exported(workdir, exported["saved_model"], x[:1].astype("float32"))
     np.testing.assert_allclose(served["realness"][0], realness["predictions"][0]["realness"], atol=1e-4)  # (1,)
+
+
+def test_two_inputs_and_two_outputs_through_every_stage(workdir, trained):
+    run_dir = trained["two_branch"]
+    metrics = read_metrics(run_dir)
+    assert set(metrics["test"]) == {"loss", "digit_loss", "digit_accuracy", "ink_loss", "ink_mae", "ink_rmse"}
+    assert metrics["test"]["digit_accuracy"] > 0.3 and metrics["test"]["ink_mae"] < 0.6  # ink: 4.9 +- 0.54
+    # the total is weighted by the ink target's loss_weight (Keras averages each over batches its own way: ~0.5 %)
+    val = metrics["val"]
+    assert val["loss"] == pytest.approx(val["digit_loss"] + 0.5 * val["ink_loss"], rel=1e-2)
+    assert abs(val["loss"] - val["digit_loss"] - 0.5 * val["ink_loss"]) < 0.1 * val["ink_loss"]
+    evaluated = json_stdout(run(workdir, "stage=evaluate", f"run={run_dir}"))
+    assert evaluated["test"] == pytest.approx(metrics["test"], rel=1e-6)
+    from data.prepare import load_split
+
+    [folder] = (workdir / "data").glob("digit_features-*")
+    x, y = load_split(folder, "test")
+    elements = [{"image": x["image"][i].tolist(), "strokes": x["strokes"][i].tolist()} for i in range(2)]
+    inline = "[" + ", ".join(f"{{image: {json.dumps(e['image'])}, strokes: {json.dumps(e['strokes'])}}}"
+                             for e in elements) + "]"  # Hydra's grammar: keys unquoted
+    inferred = json_stdout(run(workdir, "stage=infer", f"run={run_dir}", f"input={inline}"))
+    first = inferred["predictions"][0]
+    assert set(first) == {"digit_probabilities", "digit_class", "ink_values"}
+    assert sum(first["digit_probabilities"]) == pytest.approx(1, abs=1e-5) and 3 < first["ink_values"][0] < 7
+    (workdir / "one.json").write_text(json.dumps(elements[1]))  # one element, from a file
+    single = json_stdout(run(workdir, "stage=infer", f"run={run_dir}", f"input={workdir / 'one.json'}"))
+    assert single["predictions"] == inferred["predictions"][1:]
+    exported = json_stdout(run(workdir, "stage=export", f"run={run_dir}"))
+    served = serve_exported(workdir, exported["saved_model"], {name: x[name][:2].astype("float32")
+                                                               for name in ("image", "strokes")})
+    assert served["digit_class"] == [p["digit_class"] for p in inferred["predictions"]]
+    np.testing.assert_allclose(served["ink_values"], [p["ink_values"] for p in inferred["predictions"]], atol=1e-4)
+    (workdir / "missing.json").write_text(json.dumps({"image": elements[0]["image"]}))
+    missing = run(workdir, "stage=infer", f"run={run_dir}", f"input={workdir / 'missing.json'}")
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines()[-1] == (
+        "error: input element 0 has no strokes; the model takes a JSON object with image, strokes (one element) or a "
+        "list of such objects")
+    wrong = run(workdir, "stage=infer", f"run={run_dir}", "input=-", stdin=json.dumps({**elements[0], "strokes": [1, 2]}))
+    assert wrong.returncode == 2 and "input feature strokes: input has shape [2]; the model takes elements of " \
+        "shape [4]" in wrong.stderr
 
 
 def test_a_sweep_searches_the_models_own_metric_in_its_own_space(workdir, trained, capsys):
@@ -186,6 +230,13 @@ def test_declared_metrics_decide_their_direction_by_the_declaration():
      "Stepper is not built after Broken.compile_network"),
     (["model=gan", "dataset.task=unsupervised"], "trainer.monitor needs val_loss, but tests/research_models/gan.py "
      "reported d_loss, g_loss, val_d_loss, val_g_loss in its first epoch"),
+    (["dataset=digit_features"], "model MLP (models/mlp.py) takes one input and one output; dataset digit_features "
+     "has named features image, strokes: use a model that declares named_inputs = True and named_outputs = True"),
+    (["model=two_branch", "dataset=digit_features", "trainer.monitor=val_accuracy"], "trainer.monitor='val_accuracy' "
+     "is invalid: dataset.targets digit, ink report val_loss, val_digit_loss, val_digit_accuracy, val_ink_loss, "
+     "val_ink_mae, val_ink_rmse"),
+    (["model=two_branch"], "model TwoBranch (tests/research_models/two_branch.py) takes named features; dataset "
+     "digits has none: use a dataset with dataset.features (e.g. dataset=digit_features)"),
 ])
 def test_a_model_that_does_not_fit_stops_with_one_line_and_leaves_nothing(tmp_path, digits_data, args, message):
     shutil.copytree(digits_data, tmp_path / "data")

@@ -3,7 +3,7 @@
     python main.py stage=export run=<run> [checkpoint=epoch_3]
 
 Writes `<run>/export/<time>/saved_model/` with one serving signature, `serving_default`: input
-`inputs`, float32 `(batch, *input_shape)` in the dataset's raw units (the run's normalisation,
+`inputs` (or one input per named feature, by its name), float32 `(batch, *input_shape)` in the dataset's raw units (the run's normalisation,
 scale or train-split standardisation, is inside); outputs named for the task: `probabilities`
 `(batch, classes)` and `class` `(batch,)` (classification), `probabilities` `(batch, labels)` and
 `labels` (bool, at or above `stage.threshold`; multilabel), `values` `(batch, outputs)` in the
@@ -22,6 +22,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from data.pipeline import input_shapes
 from runs.stages.trained_run import load_trained_model, report, trained_run
 
 SIGNATURE = "serving_default"
@@ -36,17 +37,26 @@ def export(cfg: DictConfig) -> dict[str, float]:
     run = trained_run(cfg)
     model = load_trained_model(run.config, run.path, run.preprocessing)
     network = model.network
-    shift, divisor = (tf.constant(v) for v in run.preprocessing.feature_transform())
     threshold = float(cfg.stage.threshold)
+    shapes = input_shapes(run.config.dataset)
+    names = list(shapes) if isinstance(shapes, dict) else [None]
 
-    def serve(inputs):
+    def normalised(inputs, name):
+        shift, divisor = (tf.constant(v) for v in run.preprocessing.feature(name).feature_transform())
         flat = (tf.reshape(inputs, [tf.shape(inputs)[0], -1]) - shift) / divisor
-        return model.outputs(tf.reshape(flat, tf.shape(inputs)), threshold)
+        return tf.reshape(flat, tf.shape(inputs))
+
+    def serve(*inputs):  # one argument per named feature, in the dataset's order
+        if names == [None]:
+            return model.outputs(normalised(inputs[0], None), threshold)
+        return model.outputs({name: normalised(value, name) for name, value in zip(names, inputs, strict=True)},
+                             threshold)
 
     archive = keras.export.ExportArchive()
     archive.track(network)
     archive.add_endpoint(SIGNATURE, serve, input_signature=[
-        tf.TensorSpec((None, *run.config.dataset.input_shape), tf.float32, name="inputs")])
+        tf.TensorSpec((None, *shapes[name]), tf.float32, name=name) for name in names] if names != [None] else [
+        tf.TensorSpec((None, *shapes), tf.float32, name="inputs")])
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     destination = output_dir / "saved_model"
     staging = Path(tempfile.mkdtemp(prefix=".saved_model.", dir=output_dir))

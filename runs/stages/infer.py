@@ -6,8 +6,9 @@
     python main.py stage=infer run=<run> input=photo.jpg                       # an image (.png/.jpg/.jpeg)
 
 Input values are in the dataset's raw units (digits: 0 to 16), as in its prepared files; an
-element is shaped like `dataset.input_shape` or is the same values flat; the run's preprocessing
-record normalises it as training did. An image file is decoded
+element is shaped like `dataset.input_shape` or is the same values flat (of named features, a JSON
+object `{"image": [...], "strokes": [...]}` per element); the run's preprocessing record normalises
+it as training did. An image file is decoded
 and resized to `dataset.input_shape` exactly as training read its images. Prints one JSON line
 per element: the class and class probabilities (classification), per-label probabilities and the
 labels at or above `stage.threshold` (multilabel, default 0.5), the predicted values
@@ -80,7 +81,7 @@ def read_input(value: Any) -> Any:
     """The raw data behind `input=`: a list given inline, a file, or stdin."""
     if value is None:
         raise UserError("stage=infer needs input=: a JSON list, a .npy/.json/.csv file, or - for stdin")
-    if isinstance(value, ListConfig):
+    if isinstance(value, (ListConfig, DictConfig)):
         return OmegaConf.to_container(value)
     if not isinstance(value, str):
         return value
@@ -123,17 +124,44 @@ def as_batch(data: Any, input_shape: tuple[int, ...]) -> np.ndarray:
     return array.reshape(len(array), *input_shape)
 
 
+def as_named_batch(data: Any, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """Named features as float batches `{name: (N, *shape)}`: from one JSON object `{name: element}` or a list
+    of them; a UserError naming what is missing, extra or mis-shaped."""
+    expected = f"a JSON object with {', '.join(shapes)} (one element) or a list of such objects"
+    elements = [data] if isinstance(data, dict) else data
+    if not isinstance(elements, list) or not elements or not all(isinstance(e, dict) for e in elements):
+        raise UserError(f"input must be {expected}")
+    for index, element in enumerate(elements):
+        if set(element) != set(shapes):
+            missing, extra = sorted(set(shapes) - set(element)), sorted(set(element) - set(shapes))
+            raise UserError(f"input element {index} has {'no ' + ', '.join(missing) if missing else ''}"
+                            f"{' and ' if missing and extra else ''}{'unknown ' + ', '.join(extra) if extra else ''}; "
+                            f"the model takes {expected}")
+    batch = {}
+    for name, shape in shapes.items():
+        try:
+            batch[name] = np.concatenate([as_batch(element[name], shape) for element in elements])
+        except UserError as error:
+            raise UserError(f"input feature {name}: {error}") from None
+    return batch
+
+
 def infer(cfg: DictConfig) -> dict[str, float]:
+    from data.pipeline import input_shapes
+
     run = trained_run(cfg)
-    shape = tuple(run.config.dataset.input_shape)
-    if isinstance(cfg.input, str) and Path(cfg.input).suffix.lower() in IMAGE_SUFFIXES:
+    shape = input_shapes(run.config.dataset)
+    if isinstance(shape, dict):
+        batch = as_named_batch(read_input(cfg.input), shape)
+    elif isinstance(cfg.input, str) and Path(cfg.input).suffix.lower() in IMAGE_SUFFIXES:
         batch = read_image(cfg.input, shape)
     else:
         batch = as_batch(read_input(cfg.input), shape)
     model = load_trained_model(run.config, run.path, run.preprocessing)
     outputs = model.predict_outputs(run.preprocessing.apply(batch), float(cfg.stage.threshold))
+    count = len(next(iter(batch.values()))) if isinstance(batch, dict) else len(batch)
     report("predictions.json", {**run.header(), "predictions": [
-        {name: as_json(values[index]) for name, values in outputs.items()} for index in range(len(batch))]})
+        {name: as_json(values[index]) for name, values in outputs.items()} for index in range(count)]})
     return {}
 
 

@@ -263,13 +263,15 @@ def draw_pictures(model: BaseModel, run_dir: Path, config: DictConfig, test, man
     (`test`: its evaluation batches, None when it is empty; drawn where the model's outputs name a `class`)."""
     import numpy as np
 
-    from conf.schema import TASK_METRICS
+    from conf.schema import TASK_METRICS, target_tasks
     from runs.plots import confusion_matrix, learning_curves
 
-    # the loss, the task's main metric, and the first two a model of its own reports
-    curves = ["loss", *TASK_METRICS[config.dataset.task][1:2], *list(model.reported_metrics)[:2]]
-    learning_curves(run_dir, curves, best_epoch)
-    if config.dataset.task != "classification" or test is None:
+    # the loss, the task's (or first named target's) main metric, and the first two a model of its own reports
+    targets = target_tasks(config.dataset)
+    main = [f"{name}_{TASK_METRICS[task][1]}" for name, task in targets.items()][:1] if targets else \
+        list(TASK_METRICS[config.dataset.task][1:2])
+    learning_curves(run_dir, ["loss", *main, *list(model.reported_metrics)[:2]], best_epoch)
+    if config.dataset.task != "classification" or targets or test is None:
         return
     labels, predicted = [], []
     for x, y in test:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-NAMES = ("guide_vae", "gan", "broken")
+NAMES = ("guide_vae", "gan", "broken", "two_branch")
 
 
 def register() -> None:
