@@ -102,9 +102,10 @@ def failure_line(error: BaseException, cfg: DictConfig) -> str:
     the model's file) and the error's type and first line."""
     from conf import PROJECT_ROOT
 
-    driver = ("main.py", "runs/", "conf/", "data/pipeline.py", "data/prepare.py", "data/shards.py", "models/base_model.py",
-              "models/__init__.py", "models/callbacks/")
-    frames = [(frame.f_code.co_filename, line, frame.f_code.co_name) for frame, line in traceback.walk_tb(error.__traceback__)]
+    driver = ("main.py", "runs/", "conf/", "data/pipeline.py", "data/prepare.py", "data/shards.py",
+              "models/base_model.py", "models/__init__.py", "models/callbacks/")
+    frames = [(frame.f_code.co_filename, line, frame.f_code.co_name)
+              for frame, line in traceback.walk_tb(error.__traceback__)]
     frames += [(file, int(line), name) for file, line, name in
                re.findall(r'File "([^"]+)", line (\d+), in (\w+)', str(error))]  # AutoGraph's traced code
     place = None

@@ -112,7 +112,8 @@ class DatasetConfig:
             require(not self.input_shape, "dataset.input_shape", self.input_shape,
                     "is not used with dataset.features, whose entries each give their shape: leave it out")
             require(not self.augment or any(len(f["shape"]) == 3 for f in features.values()), "dataset.augment",
-                    _plain(self.augment), "augmentation is for image features, whose shape is [height, width, channels]")
+                    _plain(self.augment),
+                    "augmentation is for image features, whose shape is [height, width, channels]")
             for index, transform in enumerate(self.augment):
                 check_augmentation(f"dataset.augment[{index}]", _plain(transform))
             return self._check_rest()

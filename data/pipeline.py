@@ -107,14 +107,17 @@ def _batched(records: tf.data.Dataset, source: SplitSource, batch_size: int) -> 
                 .batch(batch_size))
 
     if isinstance(layout, FieldsLayout):
+        features = {name for name, _, _ in layout.features}
+
         @plain
         def decode_fields(records: tf.Tensor) -> tuple[dict, dict]:
             raw = tf.io.decode_raw(records, tf.uint8)
             batch = tf.shape(raw)[0]
             values = {name: tf.reshape(_bitcast(raw[:, offset:offset + size], dtype), tf.concat(
-                [[batch], tf.constant(shape, tf.int32)], 0)) for name, dtype, shape, offset, size in layout.fields()}
-            return ({name: tf.reshape(values[name], tf.concat([[batch], tf.constant(shape[name], tf.int32)], 0))
-                     for name, _, _ in layout.features}, {name: values[name] for name, _, _ in layout.targets})
+                [[batch], tf.constant(shape[name] if name in features else stored, tf.int32)], 0))
+                for name, dtype, stored, offset, size in layout.fields()}  # features as configured
+            return ({name: values[name] for name, _, _ in layout.features},
+                    {name: values[name] for name, _, _ in layout.targets})
 
         return records.batch(batch_size).map(decode_fields, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
@@ -131,38 +134,46 @@ def _batched(records: tf.data.Dataset, source: SplitSource, batch_size: int) -> 
     return records.batch(batch_size).map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
+def feature_normaliser(preprocessing: Preprocessing, shape: tuple[int, ...]):
+    """Features in their stored dtype -> float32 model inputs of `shape`: (x - shift) / divisor, per value
+    (training's and evaluation's batches, and the exported SavedModel's raw inputs)."""
+    shift, divisor = (tf.constant(v) for v in preprocessing.feature_transform())
+
+    def normalise(x: tf.Tensor) -> tf.Tensor:
+        batch = tf.shape(x)[0]
+        flat = (tf.reshape(tf.cast(x, tf.float32), [batch, -1]) - shift) / divisor
+        return tf.reshape(flat, tf.concat([[batch], shape], 0))
+
+    return normalise
+
+
 def _normaliser(source: SplitSource):
     """(features, targets) in stored dtypes -> float32 model inputs and the loss's target dtype (or the
     inputs alone, for a task without labels: what Keras hands a training step as `data`); named features
     each as their own preprocessing says, named targets as their task takes them."""
     if isinstance(source.layout, FieldsLayout):
-        features = {name: _normaliser(SplitSource((), 0, RecordLayout("float32", shape, "float32"), shape,
-                                                  source.preprocessing.feature(name), features_only=True))
+        features = {name: feature_normaliser(source.preprocessing.feature(name), shape)
                     for name, shape in source.input_shape.items()}
         integer = {name for name, dtype, _ in source.layout.targets if dtype == "int64"}
 
         @plain
         def normalise_fields(x: dict, y: dict) -> tuple[dict, dict] | dict:
-            inputs = {name: features[name](value, None) for name, value in x.items()}
+            inputs = {name: features[name](value) for name, value in x.items()}
             if source.features_only:
                 return inputs
             return inputs, {name: value if name in integer else tf.cast(value, tf.float32) for name, value in y.items()}
 
         return normalise_fields
 
-    shift, divisor = (tf.constant(v) for v in source.preprocessing.feature_transform())
-    shape = source.input_shape
+    features = feature_normaliser(source.preprocessing, source.input_shape)
     integer_targets = source.layout.y_dtype == "int64"
 
     @plain
 
     def normalise(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor] | tf.Tensor:
-        batch = tf.shape(x)[0]
-        flat = (tf.reshape(tf.cast(x, tf.float32), [batch, -1]) - shift) / divisor
-        features = tf.reshape(flat, tf.concat([[batch], shape], 0))
         if source.features_only:
-            return features
-        return features, y if integer_targets else tf.cast(y, tf.float32)
+            return features(x)
+        return features(x), y if integer_targets else tf.cast(y, tf.float32)
 
     return normalise
 

@@ -30,8 +30,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from conf import CONF_DIR
-from conf import PROJECT_ROOT
+from conf import CONF_DIR, PROJECT_ROOT
 from conf.errors import ConfigError, UserError, is_disk_full
 from conf.schema import target_tasks
 from data.download import sha256_of as _sha256
@@ -136,9 +135,7 @@ def stratified(task: str, labels: dict[str, np.ndarray]) -> bool:
 def tasks_share_folder(recorded: str | None, wanted: str, layout: dict[str, Any]) -> bool:
     """Whether a folder prepared for task `recorded` serves task `wanted`: the same task, or a task without
     labels on either side where the stored targets are what the other task stores."""
-    if recorded == wanted:
-        return True
-    if wanted == "unsupervised":
+    if recorded == wanted or wanted == "unsupervised":
         return True
     if recorded != "unsupervised":
         return False
@@ -367,8 +364,8 @@ def _write_named_splits(staging: Path, parts: dict[str, Reader], plans: dict[str
                 chosen = where == index
                 if not chosen.any():
                     continue
-                chosen_x = take(x, chosen)
-                chosen_y = {name: take(y, chosen)[name].reshape(int(chosen.sum()), *shape).astype(dtype)
+                chosen_x, chosen_targets = take(x, chosen), take(y, chosen)
+                chosen_y = {name: chosen_targets[name].reshape(int(chosen.sum()), *shape).astype(dtype)
                             for name, dtype, shape in layout.targets}
                 writers[split].write(chosen_x, chosen_y)
                 if split == "train":

@@ -71,4 +71,5 @@ def build_model(config: DictConfig, preprocessing=None) -> BaseModel:
     return registered_class(config.model._target_)(config, preprocessing)
 
 
-__all__ = ["BaseModel", "MODELS", "build_model", "model_class", "register_model", "registered_class", *(cls.__name__ for cls in MODELS.values())]
+__all__ = ["BaseModel", "MODELS", "build_model", "model_class", "register_model", "registered_class",
+           *(cls.__name__ for cls in MODELS.values())]

@@ -169,7 +169,9 @@ class BaseModel:
             network.built = True
         self._build_optimizers()
         self.base_learning_rates = [float(keras_value(o.learning_rate)) for o in self.optimizers()]
-        self.initial_seeds = {v.path: int(keras_value(v)[0]) for v in seed_states(network)}
+        from models.callbacks.epoch_randomness import initial_seeds
+
+        self.initial_seeds = initial_seeds(network)
 
     @classmethod
     def name(cls) -> str:
@@ -191,6 +193,13 @@ class BaseModel:
         training step, which then decides what it outputs."""
         raise NotImplementedError(f"{type(self).__name__} must implement build_network")
 
+    @classmethod
+    def require_image_input(cls, input_shape: Any) -> None:
+        """A UserError unless the input is an image, shaped (height, width, channels): for convolutional models."""
+        if isinstance(input_shape, dict) or len(input_shape) != 3:
+            raise UserError(f"model={cls.name()} needs image-shaped inputs (height, width, channels); "
+                            f"dataset.input_shape is {list(input_shape)}")
+
     def _check_network(self, network: Any) -> bool:
         """Whether `network` trains by a step of its own; a UserError if it is no Keras model."""
         import keras
@@ -208,7 +217,8 @@ class BaseModel:
 
         if self.targets:
             return self._with_named_heads(network)
-        graph = graph_io(network)
+        functional = graph_io(network)
+        graph = functional
         if graph is None:
             inputs = keras.Input(self.input_shape)
             try:
@@ -223,7 +233,7 @@ class BaseModel:
                             f"by the standard step of task {self.task} has one (give it a train_step of its own "
                             "for more)")
         outputs = self.head(raw[0])
-        if outputs is raw[0] and graph_io(network) is not None:
+        if outputs is raw[0] and functional is not None:
             return network
         # operations, not layers: checkpoints hold the same layers whatever the head and precision
         return keras.Model(inputs, outputs, name=network.name)
@@ -296,8 +306,9 @@ class BaseModel:
         main = getattr(self.network, "optimizer", None)
         if main is not None and not main.built:
             main.build(self.network.trainable_variables)
+        others = [o for o in self.optimizers() if o is not main]
         unbuilt = [name for name, value in vars(self.network).items()
-                   if value is not main and value in self.optimizers() and not value.built]
+                   if any(value is o for o in others) and not value.built]
         if unbuilt:
             raise UserError(f"{self.where()}: optimizer {unbuilt[0]} of {type(self.network).__name__} is not built "
                             f"after {type(self).__name__}.compile_network: build it there on the variables it "
@@ -355,12 +366,11 @@ class BaseModel:
 
     def denormalized(self, features: Any) -> Any:
         """Normalised features (as the network sees them) back in the dataset's raw units."""
-        import keras
-
         if self.preprocessing is None:
             return features
         if isinstance(features, dict):
-            return {name: self._denormalized(value, self.preprocessing.feature(name)) for name, value in features.items()}
+            return {name: self._denormalized(value, self.preprocessing.feature(name))
+                    for name, value in features.items()}
         return self._denormalized(features, self.preprocessing)
 
     @staticmethod
@@ -430,7 +440,8 @@ class BaseModel:
         needed = {name: f"{type(self).__name__}.reported_metrics" for declared in self.reported_metrics
                   for name in (declared, f"val_{declared}")}
         searched = self.config.optimized_metric is not None or self.config.trial.number is not None
-        for metric in optimized_metrics(self.config.optimized_metric, self.task, self.config.dataset.get("targets")) if searched else []:
+        metrics = optimized_metrics(self.config.optimized_metric, self.task, self.config.dataset.get("targets"))
+        for metric in metrics if searched else []:
             split, _, name = metric.partition("_")
             if split in ("train", "val"):
                 needed[name if split == "train" else metric] = "optimized_metric"
@@ -462,8 +473,6 @@ class BaseModel:
                      if isinstance(inputs, dict) else keras.ops.convert_to_tensor(inputs[start:start + 1024]))
             try:
                 named = self.outputs(chunk, threshold)
-            except UserError:
-                raise
             except NotImplementedError as error:
                 raise UserError(f"{self.where()}: {type(self.network).__name__} cannot be called "
                                 f"({first_line(error)}): override outputs(inputs) in {type(self).__name__} to say "
@@ -552,11 +561,6 @@ def keras_value(variable: Any) -> np.ndarray:
     import keras
 
     return keras.ops.convert_to_numpy(variable)
-
-
-def seed_states(network: keras.Model) -> list:
-    """The state variables of every `keras.random.SeedGenerator` in the network (dropout's, a VAE sampler's)."""
-    return [v for v in network.variables if v.path.endswith("seed_generator_state")]
 
 
 def checked_step(step, where: str):

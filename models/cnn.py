@@ -42,11 +42,7 @@ class CNN(BaseModel):
         import keras
         from keras import layers
 
-        from conf.errors import UserError
-
-        if len(input_shape) != 3:
-            raise UserError(f"model=cnn needs image-shaped inputs (height, width, channels); "
-                            f"dataset.input_shape is {list(input_shape)}")
+        self.require_image_input(input_shape)
         hp = self.hparams
         inputs = keras.Input(input_shape)
         x = inputs

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conf.errors import UserError
 from conf.schema import MAX_UNITS, ModelConfig, require, require_choice
 from models.base_model import BaseModel
 
@@ -52,9 +51,7 @@ class ResNet(BaseModel):
         import keras
         from keras import layers
 
-        if len(input_shape) != 3:
-            raise UserError(f"model=resnet needs image-shaped inputs (height, width, channels); "
-                            f"dataset.input_shape is {list(input_shape)}")
+        self.require_image_input(input_shape)
         hp = self.hparams
         blocks = (hp.depth - 2) // 6
 

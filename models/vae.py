@@ -126,7 +126,7 @@ def variational_autoencoder(encoder, decoder, beta: float, likelihood: str):
             with tf.GradientTape() as tape:
                 losses = self.losses_of(x, training=True)
             gradients = tape.gradient(losses["loss"], self.trainable_weights)
-            self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+            self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
             return self.report(losses)
 
         def test_step(self, x):

@@ -96,6 +96,23 @@ CASES = [
     (["model=cnn", "model.batch_norm=maybe"], "model.batch_norm"),
     (["model=cnn", "model.hidden_units=[8]"], "model.hidden_units"),
     (["model=cnn", "dataset.input_shape=[64]"], "input_shape"),
+    (["model=resnet", "dataset.input_shape=[64]"], "model=resnet needs image-shaped inputs (height, width, channels); "
+                                                   "dataset.input_shape is [64]"),
+    (["model=resnet", "model.depth=21"], "model.depth=21 is invalid: must be 6n + 2 with n >= 1"),
+    (["model=resnet", "model.shortcut=option_c"], "model.shortcut='option_c' is invalid: must be one of zero_pad, "
+                                                  "projection"),
+    (["model=vae"], "dataset.task='classification' is invalid: model models.VAE trains on unsupervised: add "
+                    "dataset.task=unsupervised (the labels are not used)"),
+    (["model=vae", "dataset.task=unsupervised", "model.likelihood=poisson"], "model.likelihood='poisson' is invalid"),
+    (["dataset.task=unsupervised"], "dataset.task='unsupervised' is invalid: model models.MLP trains on "
+                                    "classification, multilabel, regression"),
+    (["optimizer.schedule=step"], "optimizer.milestones=[] is invalid: optimizer.schedule=step needs at least one "
+                                  "epoch"),
+    (["optimizer.milestones=[5,3]"], "optimizer.milestones=[5, 3] is invalid: epochs >= 1 in increasing order"),
+    (["dataset=digit_features", "dataset.targets.ink.task=ranking"], "dataset.targets.ink="),
+    (["dataset=digit_features", "dataset.features.image.shape=[0]"], "dataset.features.image.shape=[0] is invalid"),
+    (["dataset=digit_features", "dataset.input_shape=[64]"], "dataset.input_shape=[64] is invalid: is not used with "
+                                                             "dataset.features"),
     (["dataset=bar"], "dataset=bar: no such option; available: cifar10, diabetes, digit_features, digits, fashion_mnist, image_folder, "
                      "mnist, multilabel, synthetic, wine"),
     (["optimizer=nosuch"], "optimizer=nosuch: no such option"),

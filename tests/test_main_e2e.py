@@ -186,10 +186,12 @@ SOURCE = Source(make_moons, schema=MoonsConfig, parametric=True, class_names=("u
     # README's network with its own training step, dropped in as written there, on the digits without labels
     readme = (PROJECT_ROOT / "README.md").read_text()
     after = readme.index("`models/autoencoder.py`, a denoising autoencoder")
-    code = readme[readme.index("```python\n", after) + len("```python\n"):readme.index("```\n", readme.index("```python", after) + 9)]
+    start = readme.index("```python\n", after) + len("```python\n")
+    code = readme[start:readme.index("```\n", start)]
     (project / "models" / "autoencoder.py").write_text(code)
     (project / "conf" / "model" / "autoencoder.yaml").write_text(
-        "defaults:\n  - /schema/model/autoencoder@_here_\n  - _self_\n\n_target_: models.Autoencoder\ncode: 16\nnoise: 0.2\n")
+        "defaults:\n  - /schema/model/autoencoder@_here_\n  - _self_\n\n"
+        "_target_: models.Autoencoder\ncode: 16\nnoise: 0.2\n")
     args = ["model=autoencoder", "dataset.task=unsupervised", "trainer.monitor=val_reconstruction_error"]
     trained = run_main(tmp_path, *args, "trainer.epochs=3", main=project / "main.py")
     assert trained.returncode == 0, trained.stderr

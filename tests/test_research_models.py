@@ -8,6 +8,7 @@ import csv
 import json
 import shutil
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,8 +63,8 @@ def test_the_guides_vae_trains_and_validates_with_its_own_step(trained):
     metrics = read_metrics(vae)
     for split in ("train", "val", "test"):
         assert set(metrics[split]) == {"loss", "reconstruction_loss", "kl_loss"}
-        assert metrics[split]["loss"] == pytest.approx(metrics[split]["reconstruction_loss"] + metrics[split]["kl_loss"],
-                                                       rel=1e-5)
+        parts = metrics[split]["reconstruction_loss"] + metrics[split]["kl_loss"]
+        assert metrics[split]["loss"] == pytest.approx(parts, rel=1e-5)
     with open(vae / "history.csv") as handle:
         history = list(csv.DictReader(handle))
     assert [row["epoch"] for row in history] == ["1", "2", "3"]
@@ -71,7 +72,8 @@ def test_the_guides_vae_trains_and_validates_with_its_own_step(trained):
     series = scalar_series(vae)
     assert {("validation", "epoch_kl_loss"), ("train", "epoch_reconstruction_loss")} <= set(series)
     # validation ran the train_step with the optimizer switched off: the optimizer took the training steps only
-    assert [step for step, _ in series[("validation", "evaluation_loss_vs_iterations")]] == [STEPS, 2 * STEPS, 3 * STEPS]
+    steps = [step for step, _ in series[("validation", "evaluation_loss_vs_iterations")]]
+    assert steps == [STEPS, 2 * STEPS, 3 * STEPS]
     # Keras cannot serialise the guide's VAE (its __init__ takes models): its checkpoints hold the weights
     [checkpoint] = (vae / "checkpoints").glob("epoch_*.keras")
     with zipfile.ZipFile(checkpoint) as archive:
@@ -171,7 +173,8 @@ def test_two_inputs_and_two_outputs_through_every_stage(workdir, trained):
     assert missing.returncode == 2 and missing.stderr.strip().splitlines()[-1] == (
         "error: input element 0 has no strokes; the model takes a JSON object with image, strokes (one element) or a "
         "list of such objects")
-    wrong = run(workdir, "stage=infer", f"run={run_dir}", "input=-", stdin=json.dumps({**elements[0], "strokes": [1, 2]}))
+    wrong = run(workdir, "stage=infer", f"run={run_dir}", "input=-",
+                stdin=json.dumps({**elements[0], "strokes": [1, 2]}))
     assert wrong.returncode == 2 and "input feature strokes: input has shape [2]; the model takes elements of " \
         "shape [4]" in wrong.stderr
 
@@ -203,7 +206,8 @@ def test_a_sweep_searches_the_models_own_metric_in_its_own_space(workdir, traine
 def test_declared_metrics_decide_their_direction_by_the_declaration():
     from conf.schema import metric_mode, minimized
 
-    assert metric_mode("val_sharpness", {"sharpness": "max"}) == "max" and not minimized("test_sharpness", {"sharpness": "max"})
+    assert metric_mode("val_sharpness", {"sharpness": "max"}) == "max"
+    assert not minimized("test_sharpness", {"sharpness": "max"})
     assert metric_mode("val_recall_loss", {"recall_loss": "max"}) == "max"  # the declaration wins over the name
     assert metric_mode("val_kl_loss", {}) == "min" and metric_mode("val_mae") == "min" and metric_mode("f1") == "max"
 
@@ -255,9 +259,13 @@ def test_a_bug_in_a_model_is_one_line_naming_its_file_and_leaves_nothing(tmp_pat
     [kept] = (tmp_path / "results" / "mlp" / "digits").iterdir()
     result = run(tmp_path, "model=broken", "model.fault=raises", "trainer.epochs=1")
     assert result.returncode == 1
+    from tests.research_models import broken
+
+    line = 1 + Path(broken.__file__).read_text().splitlines().index(
+        '    raise ValueError(f"a researcher\'s bug: cannot reshape {tuple(x.shape)} into (3, 3)")')
     assert result.stderr.splitlines()[-1] == (
-        "error: tests/research_models/broken.py, line 65, in raise_shape_error: ValueError: a researcher's bug: cannot "
-        "reshape (None, 8, 8, 1) into (3, 3) (HYDRA_FULL_ERROR=1 shows the traceback)")
+        f"error: tests/research_models/broken.py, line {line}, in raise_shape_error: ValueError: a researcher's bug: "
+        "cannot reshape (None, 8, 8, 1) into (3, 3) (HYDRA_FULL_ERROR=1 shows the traceback)")
     assert "Traceback" not in result.stderr
     assert [p.name for p in (tmp_path / "results").iterdir()] == ["mlp"] and kept.is_dir()  # the earlier run stays
     full = run(tmp_path, "model=broken", "model.fault=raises", "trainer.epochs=1", env={"HYDRA_FULL_ERROR": "1"})

@@ -16,6 +16,13 @@ import numpy as np
 DRAWS_PER_EPOCH = 2**32  # counter space of one epoch: one draw per layer call, so 4 billion steps
 
 
+def initial_seeds(network: keras.Model) -> dict[str, int]:
+    """`{variable path: seed}` of every `keras.random.SeedGenerator` of the network (dropout's, a VAE sampler's),
+    read before it draws."""
+    return {v.path: int(keras.ops.convert_to_numpy(v)[0]) for v in network.variables
+            if v.path.endswith("seed_generator_state")}
+
+
 def reset_seed_states(network: keras.Model, initial_seeds: dict[str, int], counter: int) -> None:
     """Set each seed generator of `network` to (its initial seed, `counter`)."""
     for state in network.variables:
@@ -27,18 +34,13 @@ class EpochRandomness(keras.callbacks.Callback):
     """Reset each seed generator's state to (initial seed, epoch * DRAWS_PER_EPOCH) before each epoch.
 
     Args:
-        initial_seeds: `{variable path: seed}` of the network's seed generators as built (the base model
-            reads them before any draw); None reads them when training begins.
+        initial_seeds: `{variable path: seed}` of the network's seed generators as built (`initial_seeds`,
+            which the base model reads before any draw).
     """
 
-    def __init__(self, initial_seeds: dict[str, int] | None = None) -> None:
+    def __init__(self, initial_seeds: dict[str, int]) -> None:
         super().__init__()
         self.initial_seeds = initial_seeds
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        if self.initial_seeds is None:
-            self.initial_seeds = {v.path: int(keras.ops.convert_to_numpy(v)[0]) for v in self.model.variables
-                                  if v.path.endswith("seed_generator_state")}
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         reset_seed_states(self.model, self.initial_seeds, epoch * DRAWS_PER_EPOCH)

@@ -3,7 +3,8 @@
     python main.py stage=export run=<run> [checkpoint=epoch_3]
 
 Writes `<run>/export/<time>/saved_model/` with one serving signature, `serving_default`: input
-`inputs` (or one input per named feature, by its name), float32 `(batch, *input_shape)` in the dataset's raw units (the run's normalisation,
+`inputs` (or one input per named feature, by its name), float32 `(batch, *input_shape)` in the
+dataset's raw units (the run's normalisation,
 scale or train-split standardisation, is inside); outputs named for the task: `probabilities`
 `(batch, classes)` and `class` `(batch,)` (classification), `probabilities` `(batch, labels)` and
 `labels` (bool, at or above `stage.threshold`; multilabel), `values` `(batch, outputs)` in the
@@ -22,7 +23,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from data.pipeline import input_shapes
+from data.pipeline import feature_normaliser, input_shapes
 from runs.stages.trained_run import load_trained_model, report, trained_run
 
 SIGNATURE = "serving_default"
@@ -41,15 +42,13 @@ def export(cfg: DictConfig) -> dict[str, float]:
     shapes = input_shapes(run.config.dataset)
     names = list(shapes) if isinstance(shapes, dict) else [None]
 
-    def normalised(inputs, name):
-        shift, divisor = (tf.constant(v) for v in run.preprocessing.feature(name).feature_transform())
-        flat = (tf.reshape(inputs, [tf.shape(inputs)[0], -1]) - shift) / divisor
-        return tf.reshape(flat, tf.shape(inputs))
+    normalisers = {name: feature_normaliser(run.preprocessing.feature(name), shapes if name is None else shapes[name])
+                   for name in names}
 
     def serve(*inputs):  # one argument per named feature, in the dataset's order
         if names == [None]:
-            return model.outputs(normalised(inputs[0], None), threshold)
-        return model.outputs({name: normalised(value, name) for name, value in zip(names, inputs, strict=True)},
+            return model.outputs(normalisers[None](inputs[0]), threshold)
+        return model.outputs({name: normalisers[name](value) for name, value in zip(names, inputs, strict=True)},
                              threshold)
 
     archive = keras.export.ExportArchive()

@@ -42,10 +42,9 @@ def run_callbacks(config: DictConfig, run_dir: Path, steps: int | None = None) -
     TensorBoard) and state.json, in that order (`RunCheckpoint`), then its log line."""
     import keras
 
+    from conf.schema import metric_mode, model_metrics
     from runs.run_checkpoint import RunCheckpoint
     from runs.stages.epoch_logger import EpochLogger
-
-    from conf.schema import metric_mode, model_metrics
 
     trainer = config.trainer
     loggers = chosen_loggers(config)
@@ -263,15 +262,13 @@ def draw_pictures(model: BaseModel, run_dir: Path, config: DictConfig, test, man
     (`test`: its evaluation batches, None when it is empty; drawn where the model's outputs name a `class`)."""
     import numpy as np
 
-    from conf.schema import TASK_METRICS, target_tasks
+    from conf.schema import optimized_metrics
     from runs.plots import confusion_matrix, learning_curves
 
     # the loss, the task's (or first named target's) main metric, and the first two a model of its own reports
-    targets = target_tasks(config.dataset)
-    main = [f"{name}_{TASK_METRICS[task][1]}" for name, task in targets.items()][:1] if targets else \
-        list(TASK_METRICS[config.dataset.task][1:2])
-    learning_curves(run_dir, ["loss", *main, *list(model.reported_metrics)[:2]], best_epoch)
-    if config.dataset.task != "classification" or targets or test is None:
+    main = optimized_metrics(None, config.dataset.task, config.dataset.get("targets"))[0].removeprefix("val_")
+    learning_curves(run_dir, ["loss", main, *list(model.reported_metrics)[:2]], best_epoch)
+    if config.dataset.task != "classification" or config.dataset.get("targets") or test is None:
         return
     labels, predicted = [], []
     for x, y in test:

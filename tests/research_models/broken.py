@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from conf.schema import ModelConfig
 from models.base_model import BaseModel
 
-FAULTS = ("not_a_model", "tensor_step", "vector_metric", "missing_metric", "raises", "compile_arguments", "unbuilt_optimizer")
+FAULTS = ("not_a_model", "tensor_step", "vector_metric", "missing_metric", "raises", "compile_arguments",
+          "unbuilt_optimizer")
 
 
 @dataclass
