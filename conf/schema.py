@@ -14,7 +14,7 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -80,7 +80,9 @@ class DatasetConfig:
     """A classification dataset prepared once into `data/<name>/{train,val,test}/`."""
 
     name: str = "???"
-    input_shape: list[int] = field(default_factory=list)
+    # of one example; a null first size is a sequence of any length: [null] (text: tokens), [null, 3] (steps x channels)
+    input_shape: list[Optional[int]] = field(default_factory=list)
+    dtype: str | None = None  # the features' dtype where a source leaves it open: string (text), int64, float32
     num_classes: int = 2
     val_fraction: float = 0.15
     test_fraction: float | None = 0.15  # null: the dataset's official test split
@@ -98,9 +100,17 @@ class DatasetConfig:
     # Several named outputs: {digit: {task: classification, num_classes: 10}, size: {task: regression,
     # num_outputs: 1, loss_weight: 0.5}}, each with its own task; empty: one output of `task`.
     targets: dict[str, Any] = field(default_factory=dict)
+    # Sequences (input_shape [null] or [null, channels]): batches are padded to their longest member
+    max_length: int | None = None  # longer sequences are cut to this many steps (tokens); null keeps every step
+    bucket_boundaries: list[int] = field(default_factory=list)  # training batches of lengths in the same bucket
+    padding_value: float = 0.0  # numeric sequences: the value of a padded step after normalisation (masked)
+    # Text (dtype string): {kind: words | characters, vocabulary_size: 20000, lowercase: true,
+    # strip_punctuation: true}, fitted on the train split when the dataset is prepared
+    tokenizer: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         require_choice("dataset.name", self.name, tuple(sorted(DATASET_NAMES)))
+        self._check_sequences()
         features, targets = _plain(self.features) or {}, _plain(self.targets) or {}
         for name, feature in features.items():
             check_feature(f"dataset.features.{name}", name, feature)
@@ -117,8 +127,11 @@ class DatasetConfig:
             for index, transform in enumerate(self.augment):
                 check_augmentation(f"dataset.augment[{index}]", _plain(transform))
             return self._check_rest()
-        require(bool(self.input_shape) and all(d > 0 for d in self.input_shape),
-                "dataset.input_shape", self.input_shape, "a non-empty list of positive sizes")
+        if is_sequence(self.input_shape):
+            return self._check_rest()
+        require(bool(self.input_shape) and all(d is not None and d > 0 for d in self.input_shape),
+                "dataset.input_shape", _plain(self.input_shape), "a non-empty list of positive sizes (a null first "
+                "size for sequences: [null] or [null, channels])")
         if self.augment:
             require(len(self.input_shape) == 3, "dataset.augment", _plain(self.augment),
                     f"augmentation is for image datasets, whose input_shape is [height, width, channels]; "
@@ -126,6 +139,38 @@ class DatasetConfig:
         for index, transform in enumerate(self.augment):
             check_augmentation(f"dataset.augment[{index}]", _plain(transform))
         self._check_rest()
+
+    def _check_sequences(self) -> None:
+        """Sequence keys: a null size only first, text only as [null] with a tokenizer, no augmentation."""
+        shape = _plain(self.input_shape) or []
+        require(self.dtype is None or self.dtype in FEATURE_DTYPES, "dataset.dtype", self.dtype,
+                f"must be one of {', '.join(FEATURE_DTYPES)}, or null for the dtype the source gives")
+        require(None not in shape[1:] and (shape[:1] != [None] or len(shape) <= 2 and all(
+            isinstance(d, int) and d > 0 for d in shape[1:])), "dataset.input_shape", shape,
+            "a null size only as the first (time) axis of a sequence: [null] or [null, channels]")
+        sequence = is_sequence(shape)
+        require(self.dtype != "string" or shape == [None], "dataset.input_shape", shape,
+                "text (dataset.dtype=string) is a sequence of tokens: input_shape [null]")
+        require(self.dtype != "string" or bool(self.tokenizer), "dataset.tokenizer", _plain(self.tokenizer),
+                "text (dataset.dtype=string) needs a tokenizer, e.g. {kind: words, vocabulary_size: 20000}")
+        require(not self.tokenizer or self.dtype == "string", "dataset.tokenizer", _plain(self.tokenizer),
+                "tokenizes text: it needs dataset.dtype=string")
+        if self.tokenizer:
+            check_tokenizer("dataset.tokenizer", _plain(self.tokenizer))
+        require(self.max_length is None or self.max_length >= 1, "dataset.max_length", self.max_length,
+                "must be >= 1, or null to keep every step")
+        boundaries = list(self.bucket_boundaries)
+        require(all(isinstance(b, int) and b >= 1 for b in boundaries) and boundaries == sorted(set(boundaries)),
+                "dataset.bucket_boundaries", boundaries, "lengths >= 1 in increasing order, e.g. [32, 64, 128]")
+        require(sequence or not boundaries and self.max_length is None, "dataset.max_length" if
+                self.max_length is not None else "dataset.bucket_boundaries", self.max_length if
+                self.max_length is not None else boundaries, "only sequences are cut or bucketed by length "
+                "(input_shape [null] or [null, channels])")
+        require(math.isfinite(self.padding_value), "dataset.padding_value", self.padding_value, "must be finite")
+        require(not sequence or not self.augment, "dataset.augment", _plain(self.augment),
+                "augmentation is for images; this dataset holds sequences")
+        require(not sequence or not self.features, "dataset.features", _plain(self.features),
+                "named features have fixed shapes; a sequence dataset has one input of input_shape")
 
     def _check_rest(self) -> None:
         require(self.num_classes >= 1, "dataset.num_classes", self.num_classes,
@@ -391,6 +436,30 @@ def check_task_metrics(cfg: DictConfig) -> None:
     optimizable = [f"{split}_{name}" for split in SPLIT_PREFIXES for name in names]
     for metric in optimized_metrics(cfg.optimized_metric, task, cfg.dataset.get("targets")):
         require(metric in optimizable, "optimized_metric", metric, f"{who} {', '.join(optimizable)}")
+
+
+FEATURE_DTYPES = ("string", "int64", "float32")
+TOKENIZER_KINDS = ("words", "characters")
+TOKENIZER_KEYS = ("kind", "vocabulary_size", "lowercase", "strip_punctuation")
+MAX_VOCABULARY = 1 << 20
+
+
+def is_sequence(input_shape: Any) -> bool:
+    """Whether examples of this input shape are sequences of any length (a null first size)."""
+    shape = _plain(input_shape) or []
+    return bool(shape) and shape[0] is None
+
+
+def check_tokenizer(key: str, tokenizer: Any) -> None:
+    """`dataset.tokenizer`: `{kind, vocabulary_size, lowercase, strip_punctuation}`."""
+    require(isinstance(tokenizer, dict) and set(tokenizer) <= set(TOKENIZER_KEYS), key, tokenizer,
+            f"a mapping of {', '.join(TOKENIZER_KEYS)}")
+    require_choice(f"{key}.kind", tokenizer.get("kind"), TOKENIZER_KINDS)
+    size = tokenizer.get("vocabulary_size", 20000)
+    require(isinstance(size, int) and not isinstance(size, bool) and 2 < size <= MAX_VOCABULARY,
+            f"{key}.vocabulary_size", size, f"tokens kept, padding and unknown included: in [3, {MAX_VOCABULARY}]")
+    for flag in ("lowercase", "strip_punctuation"):
+        require(isinstance(tokenizer.get(flag, True), bool), f"{key}.{flag}", tokenizer.get(flag), "true or false")
 
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")

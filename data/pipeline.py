@@ -24,7 +24,7 @@ import tensorflow as tf
 from omegaconf import OmegaConf
 
 from data.preprocessing import Preprocessing
-from data.shards import FieldsLayout, ImagePathLayout, RecordLayout
+from data.shards import FieldsLayout, ImagePathLayout, RecordLayout, SequenceLayout
 
 MEMORY_BYTES = 512 << 20  # `cache: auto` keeps a split in memory up to this many bytes of float32 features
 INTERLEAVE = 16  # shards read at once when streaming
@@ -46,17 +46,22 @@ class SplitSource:
     shuffle_window: int = 16384
     augment: tuple = ()  # training only: dataset.augment's transforms
     features_only: bool = False  # a task without labels: batches are the features alone
+    max_length: int | None = None  # sequences: steps kept of each
+    padding_value: float = 0.0  # numeric sequences: the value of padded steps (after normalisation)
+    stored_bytes: int = 0  # the split's shards, on disk
 
     def in_memory(self) -> bool:
         if self.cache != "auto":
             return self.cache == "memory"
+        if isinstance(self.layout, SequenceLayout):  # decoded, about the size of the records (text: smaller)
+            return self.stored_bytes <= MEMORY_BYTES
         return self.count * values_per_example(self.input_shape) * 4 <= MEMORY_BYTES
 
 
 def values_per_example(input_shape: tuple[int, ...] | dict[str, tuple[int, ...]]) -> int:
     """Feature values of one example: of its input, or of all its named features."""
     shapes = input_shape.values() if isinstance(input_shape, dict) else [input_shape]
-    return sum(int(np.prod(shape)) for shape in shapes)
+    return sum(int(np.prod([d for d in shape if d is not None])) for shape in shapes)
 
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
@@ -69,6 +74,10 @@ def _records(files: tf.Tensor | tuple[str, ...], layout, interleave: bool = Fals
         @plain
         def read(paths):
             return tf.data.TextLineDataset(paths)
+    elif layout.format == SequenceLayout.format:
+        @plain
+        def read(paths):
+            return tf.data.TFRecordDataset(paths, buffer_size=1 << 20)
     else:
         @plain
         def read(paths):
@@ -105,6 +114,10 @@ def _batched(records: tf.data.Dataset, source: SplitSource, batch_size: int) -> 
 
         return (records.map(decode_line, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                 .batch(batch_size))
+
+    if isinstance(layout, SequenceLayout):  # texts, or ragged steps: padded once normalised
+        return records.batch(batch_size).map(plain(layout.parse), num_parallel_calls=tf.data.AUTOTUNE,
+                                             deterministic=True)
 
     if isinstance(layout, FieldsLayout):
         features = {name for name, _, _ in layout.features}
@@ -147,6 +160,39 @@ def feature_normaliser(preprocessing: Preprocessing, shape: tuple[int, ...]):
     return normalise
 
 
+def padded(sequences: tf.RaggedTensor, max_length: int | None, padding_value: float | int) -> tf.Tensor:
+    """Ragged sequences [batch, None(, channels)] as one dense batch padded to its longest member (at least one
+    step), each cut to `max_length` steps: what training, evaluation, infer and the SavedModel all feed."""
+    if max_length is not None:
+        sequences = sequences[:, :max_length]
+    dense = sequences.to_tensor(tf.cast(padding_value, sequences.dtype))
+    missing = tf.maximum(0, 1 - tf.shape(dense)[1])  # a batch of empty texts still has one (padded) step
+    return tf.pad(dense, [[0, 0], [0, missing], *([[0, 0]] * (dense.shape.rank - 2))],
+                  constant_values=tf.cast(padding_value, dense.dtype))
+
+
+def sequence_normaliser(preprocessing: Preprocessing, max_length: int | None, padding_value: float):
+    """Stored sequences -> model inputs: texts (tf.string [batch]) -> padded token ids (int32 [batch, steps],
+    0 = padding), numeric steps (ragged [batch, None, channels]) -> normalised float32, padded with
+    `padding_value`."""
+    if preprocessing.tokenizer is not None:
+        from data.text import Tokenizer
+
+        tokenizer = Tokenizer(preprocessing.tokenizer)
+
+        def tokens(texts: tf.Tensor) -> tf.Tensor:
+            return padded(tokenizer(texts), max_length, 0)
+
+        return tokens
+    shift, divisor = (tf.constant(v) for v in preprocessing.feature_transform())
+
+    def steps(sequences: tf.RaggedTensor) -> tf.Tensor:
+        normalised = tf.ragged.map_flat_values(lambda v: (tf.cast(v, tf.float32) - shift) / divisor, sequences)
+        return padded(normalised, max_length, padding_value)
+
+    return steps
+
+
 def _normaliser(source: SplitSource):
     """(features, targets) in stored dtypes -> float32 model inputs and the loss's target dtype (or the
     inputs alone, for a task without labels: what Keras hands a training step as `data`); named features
@@ -165,7 +211,8 @@ def _normaliser(source: SplitSource):
 
         return normalise_fields
 
-    features = feature_normaliser(source.preprocessing, source.input_shape)
+    features = (sequence_normaliser(source.preprocessing, source.max_length, source.padding_value)
+                if isinstance(source.layout, SequenceLayout) else feature_normaliser(source.preprocessing, source.input_shape))
     integer_targets = source.layout.y_dtype == "int64"
 
     @plain
@@ -359,7 +406,7 @@ def input_shapes(dataset_cfg) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
     """`dataset.input_shape` as a tuple, or of named features `{name: shape}`."""
     if dataset_cfg.get("features"):
         return {str(name): tuple(int(d) for d in feature.shape) for name, feature in dataset_cfg.features.items()}
-    return tuple(int(d) for d in dataset_cfg.input_shape)
+    return tuple(None if d is None else int(d) for d in dataset_cfg.input_shape)
 
 
 def split_source(folder: Path, manifest: dict, split: str, dataset_cfg,
@@ -370,14 +417,17 @@ def split_source(folder: Path, manifest: dict, split: str, dataset_cfg,
 
     entry = manifest["splits"][split]
     shape = input_shapes(dataset_cfg)
+    layout = RecordLayout.from_dict(manifest["record"])
     if dataset_cfg.cache == "memory":
         check_memory(int(entry["count"]) * values_per_example(shape) * 4,
                      f"dataset.cache=memory: the {split} split", "use dataset.cache=auto or none (streamed)")
     return SplitSource(
         files=tuple(str(Path(folder) / shard["file"]) for shard in entry["shards"]),
-        count=int(entry["count"]), layout=RecordLayout.from_dict(manifest["record"]),
+        count=int(entry["count"]), layout=layout,
         input_shape=shape,
         preprocessing=preprocessing or Preprocessing.from_manifest(manifest, dataset_cfg),
         cache=str(dataset_cfg.cache), shuffle_window=int(dataset_cfg.shuffle_window),
         augment=tuple(OmegaConf.to_container(dataset_cfg.augment)) if split == "train" else (),
-        features_only=dataset_cfg.task == "unsupervised")
+        features_only=dataset_cfg.task == "unsupervised",
+        max_length=dataset_cfg.get("max_length"), padding_value=float(dataset_cfg.get("padding_value", 0.0)),
+        stored_bytes=sum(int(shard["bytes"]) for shard in entry["shards"]))

@@ -32,10 +32,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from conf import CONF_DIR, PROJECT_ROOT
 from conf.errors import ConfigError, UserError, is_disk_full
-from conf.schema import target_tasks
+from conf.schema import is_sequence, target_tasks
 from data.download import sha256_of as _sha256
 from data.preprocessing import RunningMoments
-from data.shards import FieldsLayout, ImagePathLayout, RecordLayout, SplitWriter, count_of, read_split, take
+from data.shards import (FieldsLayout, ImagePathLayout, RecordLayout, SequenceLayout, SplitWriter, count_of, read_split,
+                         take)
+from data.text import TokenCounter, token_counts, tokenizer_spec
 from data.sources import SOURCES, Reader
 
 SPLITS = ("train", "val", "test")
@@ -45,7 +47,8 @@ LABEL_PLAN_BYTES = 9  # memory a split plan takes per example: its label (int64)
 VERIFY_BYTES = 1 << 30  # shards are checksummed on every use up to this size; larger ones by `--verify`
 DATASET_CONF_DIR = CONF_DIR / "dataset"
 # Keys that change how the pipeline reads a prepared folder, not the folder itself.
-READING_KEYS = ("scale", "input_shape", "cache", "shuffle_window", "normalize", "augment")
+READING_KEYS = ("scale", "input_shape", "cache", "shuffle_window", "normalize", "augment", "max_length",
+                "bucket_boundaries", "padding_value")
 
 
 def preparation_params(cfg: DictConfig) -> dict:
@@ -59,10 +62,21 @@ def preparation_params(cfg: DictConfig) -> dict:
         params.pop(key, None)
     features = params.pop("features", None) or {}
     params["values_per_example"] = ({name: int(np.prod(feature["shape"])) for name, feature in features.items()}
-                                    if features else int(np.prod(cfg.input_shape)))
-    if not params.get("targets"):
-        params.pop("targets", None)  # as a folder prepared before named targets existed recorded it
+                                    if features else values_per_step(cfg.input_shape))
+    for key in ("targets", "tokenizer", "dtype"):  # as a folder prepared before these keys existed recorded it
+        if not params.get(key):
+            params.pop(key, None)
+    if is_sequence(cfg.input_shape):
+        params["sequence"] = True  # a folder of sequences is never one of fixed-size records
+    if params.get("tokenizer"):
+        params["tokenizer"] = tokenizer_spec(params["tokenizer"])
     return params
+
+
+def values_per_step(input_shape: Any) -> int:
+    """Values of one example (fixed shapes), or of one step of a sequence ([null] has one, [null, c] has c)."""
+    shape = list(input_shape)
+    return int(np.prod(shape[1:])) if is_sequence(shape) else int(np.prod(shape))
 
 
 def prepared_dir(cfg: DictConfig, data_dir: str | Path) -> Path:
@@ -170,6 +184,12 @@ def _check_input_shape(cfg: DictConfig, stored_shape: list[int] | dict[str, list
             if int(np.prod(shape)) != int(np.prod(wanted[name]["shape"])):
                 raise ConfigError(f"dataset.features.{name}.shape={wanted[name]['shape']} is invalid: {cfg.name}'s "
                                   f"{name} has {int(np.prod(shape))} values, e.g. {list(shape)}")
+        return
+    if is_sequence(stored_shape) or is_sequence(cfg.input_shape):
+        if list(stored_shape) != list(cfg.input_shape):
+            raise ConfigError(f"dataset.input_shape={list(cfg.input_shape)} is invalid: {cfg.name} holds "
+                              f"{'sequences' if is_sequence(stored_shape) else 'examples'} of shape "
+                              f"{['null' if d is None else d for d in stored_shape]}")
         return
     values = int(np.prod(stored_shape))
     if values != int(np.prod(cfg.input_shape)):
@@ -383,12 +403,121 @@ def _write_named_splits(staging: Path, parts: dict[str, Reader], plans: dict[str
     return layout, {split: writer.close() for split, writer in writers.items()}, stats
 
 
+def _sequence_layout(cfg: DictConfig, x: Any, y: np.ndarray) -> SequenceLayout:
+    """The layout of a source's sequences, checked against `dataset.dtype` and `dataset.input_shape`."""
+    first = next((value for value in x), None)
+    texts = isinstance(first, (str, bytes))
+    stored = "string" if texts else ("int64" if np.asarray(first).dtype.kind in "iub" else "float32")
+    if cfg.dtype is not None and cfg.dtype != stored:
+        raise UserError(f"dataset.dtype={cfg.dtype}, but dataset {cfg.name} holds {'texts' if texts else 'numbers'}"
+                        f" ({stored}): set dataset.dtype={stored}")
+    y_dtype, y_shape = _target_layout(cfg, y)
+    return SequenceLayout(stored, None if len(cfg.input_shape) == 1 else int(cfg.input_shape[1]), y_dtype, y_shape)
+
+
+def _checked_sequences(cfg: DictConfig, layout: SequenceLayout, x: Any, first: int) -> list:
+    """A chunk's sequences as the layout stores them: texts as str, numbers as float/int arrays of
+    (steps[, channels]); one line naming the first example that is not so."""
+    rows = []
+    for index, value in enumerate(x):
+        where = f"dataset {cfg.name}, example {first + index}"
+        if layout.x_dtype == "string":
+            if not isinstance(value, (str, bytes)):
+                raise UserError(f"{where} is {type(value).__name__}, not a text: every example of a text dataset is one")
+            if isinstance(value, bytes):
+                try:
+                    value = value.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    raise UserError(f"{where} is not UTF-8 text (byte {error.start})") from None
+            rows.append(value)
+            continue
+        row = np.asarray(value)
+        if row.dtype.kind not in "iufb" or row.ndim != len(layout.x_shape) or (
+                layout.channels is not None and row.shape[1] != layout.channels):
+            raise UserError(f"{where} has shape {list(row.shape)}: dataset.input_shape="
+                            f"{['null' if d is None else d for d in layout.x_shape]} takes sequences of numbers of "
+                            f"shape {['steps' if d is None else d for d in layout.x_shape]}")
+        if len(row) == 0:
+            raise UserError(f"{where} is an empty sequence: every example needs at least one step")
+        if not np.isfinite(row).all():
+            raise UserError(f"{where} holds NaN or infinite values")
+        rows.append(row.astype(layout.x_dtype))
+    return rows
+
+
+def _write_sequence_splits(staging: Path, parts: dict[str, Reader], plans: dict[str, np.ndarray], cfg: DictConfig
+                           ) -> tuple[SequenceLayout, dict[str, Any], dict[str, Any]]:
+    """`_write_splits` for sequences: TFRecord shards, the tokenizer's vocabulary counted on the train texts,
+    each split's lengths (steps, or tokens of a text) recorded; per-channel statistics of numeric steps."""
+    from collections import Counter
+
+    writers: dict[str, SplitWriter] = {}
+    layout = None
+    steps = RunningMoments()
+    lengths: dict[str, Counter] = {split: Counter() for split in SPLITS}
+    tokens = TokenCounter(tokenizer_spec(cfg.tokenizer)) if cfg.get("tokenizer") else None
+    for part, read in parts.items():
+        plan, start = plans[part], 0
+        for x, y in read():
+            _check_targets(cfg, y)
+            if layout is None:
+                layout = _sequence_layout(cfg, x, y)
+                writers = {split: SplitWriter(staging, split, layout) for split in SPLITS}
+            rows = _checked_sequences(cfg, layout, x, start)
+            where = plan[start:start + len(y)]
+            for index, split in enumerate(SPLITS):
+                chosen = np.flatnonzero(where == index)
+                if not len(chosen):
+                    continue
+                chosen_x = [rows[i] for i in chosen]
+                chosen_y = y[chosen].reshape(len(chosen), *layout.y_shape).astype(layout.y_dtype)
+                writers[split].write(chosen_x, chosen_y)
+                if tokens is not None:
+                    counted = tokens.add(chosen_x) if split == "train" else token_counts(chosen_x, tokens.spec)
+                else:
+                    counted = [len(row) for row in chosen_x]
+                    if split == "train":
+                        steps.add(np.concatenate(chosen_x).reshape(-1, layout.channels or 1))
+                lengths[split].update(int(n) for n in counted)
+            start += len(y)
+    if layout is None:
+        raise UserError(f"dataset {cfg.name} has no examples")
+    if tokens is not None and not any(n for n in lengths["train"] if n):
+        raise UserError(f"dataset {cfg.name}: every text of its train split is empty once tokenized "
+                        f"(dataset.tokenizer={tokens.spec}): there is nothing to learn from")
+    stats: dict[str, Any] = {}
+    if steps.count:
+        stats["feature_mean"], stats["feature_std"] = steps.result()
+    if tokens is not None:
+        stats["tokenizer"] = {**tokens.spec, "vocabulary": tokens.vocabulary()}
+    entries = {split: writer.close() for split, writer in writers.items()}
+    for split, entry in entries.items():
+        entry["lengths"] = length_summary(lengths[split])
+    return layout, entries, stats
+
+
+def length_summary(lengths: Any) -> dict[str, Any]:
+    """min, median and max of a split's sequence lengths, and how many examples have each length."""
+    counts = sorted(lengths.items())
+    if not counts:
+        return {"min": 0, "median": 0, "max": 0, "histogram": []}
+    total, seen, median = sum(n for _, n in counts), 0, counts[-1][0]
+    for length, n in counts:
+        seen += n
+        if seen * 2 >= total:
+            median = length
+            break
+    return {"min": counts[0][0], "median": median, "max": counts[-1][0], "histogram": [list(c) for c in counts]}
+
+
 def _write_splits(staging: Path, parts: dict[str, Reader], plans: dict[str, np.ndarray], cfg: DictConfig
                   ) -> tuple[RecordLayout | ImagePathLayout, dict[str, Any], dict[str, Any]]:
     """Stream every part's examples into its splits' shards; returns the layout, the split entries and
     the train split's statistics (per-feature and, for regression, per-target mean and std)."""
     if cfg.get("features") or cfg.get("targets"):
         return _write_named_splits(staging, parts, plans, cfg)
+    if is_sequence(cfg.input_shape):
+        return _write_sequence_splits(staging, parts, plans, cfg)
     writers: dict[str, SplitWriter] = {}
     layout = None
     features, targets = RunningMoments(), RunningMoments()

@@ -35,6 +35,8 @@ class Preprocessing:
     features: dict[str, dict[str, Any]] | None = None
     # named regression targets (`dataset.targets`): each its own {target_mean, target_std}
     targets: dict[str, dict[str, Any]] | None = None
+    # text: the tokenizer's settings and the vocabulary fitted on the train split (`data.text`)
+    tokenizer: dict[str, Any] | None = None
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any], dataset: Any) -> Preprocessing:
@@ -51,6 +53,8 @@ class Preprocessing:
                    if target["task"] == "regression"} if named_targets else None
         if features is not None:
             return cls(str(dataset.normalize), float(dataset.scale), features=features, targets=targets)
+        if dataset.get("tokenizer"):
+            return cls("none", 1.0, tokenizer=stats["tokenizer"])
         return cls(str(dataset.normalize), float(dataset.scale),
                    *((stats.get("feature_mean"), stats.get("feature_std")) if standardize else (None, None)),
                    *((stats.get("target_mean"), stats.get("target_std")) if regression else (None, None)),
@@ -117,7 +121,11 @@ class Preprocessing:
                     raise UserError(f"{where}: targets.{name} must hold target_mean and target_std")
                 named_targets[name] = _number_lists(entry, {"target_mean": sizes[name], "target_std": sizes[name]},
                                                     f"{where}: targets.{name}")
-        return cls(data["normalize"], scale, **values, features=named_features, targets=named_targets)
+        tokenizer = data.get("tokenizer")
+        if tokenizer is not None:
+            tokenizer = _checked_tokenizer(tokenizer, where)
+        return cls(data["normalize"], scale, **values, features=named_features, targets=named_targets,
+                   tokenizer=tokenizer)
 
     def feature_transform(self) -> tuple[np.ndarray, np.ndarray]:
         """(shift, divisor), flattened per feature or scalar: inputs become (x - shift) / divisor."""
@@ -149,6 +157,22 @@ def _number_lists(data: dict, lengths: dict[str, int], where: str) -> dict[str, 
             raise UserError(f"{where}: {key} must be {length} finite numbers")
         values[key] = value
     return values
+
+
+def _checked_tokenizer(record: Any, where: str) -> dict[str, Any]:
+    """A run record's tokenizer: its settings as `dataset.tokenizer` takes them, and a vocabulary."""
+    from conf.errors import ConfigError
+    from conf.schema import TOKENIZER_KEYS, check_tokenizer
+    from data.text import check_vocabulary
+
+    if not isinstance(record, dict) or set(record) != {*TOKENIZER_KEYS, "vocabulary"}:
+        raise UserError(f"{where}: tokenizer must hold {', '.join(TOKENIZER_KEYS)} and vocabulary")
+    settings = {key: record[key] for key in TOKENIZER_KEYS}
+    try:
+        check_tokenizer(f"{where}: tokenizer", settings)
+    except ConfigError as error:
+        raise UserError(str(error)) from None
+    return {**settings, "vocabulary": check_vocabulary(record["vocabulary"], f"{where}: tokenizer")}
 
 
 def _checked_scale(scale: Any, where: str) -> float:

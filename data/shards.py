@@ -54,6 +54,8 @@ class RecordLayout:
             return ImagePathLayout(tuple(int(d) for d in entry["x_shape"]))
         if entry.get("format") == FieldsLayout.format:
             return FieldsLayout.from_dict(entry)
+        if entry.get("format") == SequenceLayout.format:
+            return SequenceLayout.from_dict(entry)
         return cls(str(entry["x_dtype"]), tuple(int(d) for d in entry["x_shape"]), str(entry["y_dtype"]),
                    tuple(int(d) for d in entry["y_shape"]))
 
@@ -149,6 +151,73 @@ class FieldsLayout:
                 {name: values[name] for name, _, _ in self.targets})
 
 
+@dataclass(frozen=True)
+class SequenceLayout:
+    """Records of variable length (text, or steps x channels): TFRecord files of `tf.train.Example`s, each with
+    feature `x` (the UTF-8 text, or the values of every step, flattened) and target `y`. `tf.data` reads them
+    natively (`TFRecordDataset`, `parse_example` into ragged tensors)."""
+
+    x_dtype: str  # string | int64 | float32
+    channels: int | None  # None: one value (or one text) per example, [null]; else [null, channels]
+    y_dtype: str
+    y_shape: tuple[int, ...] = ()
+    format = "sequences"
+    record_bytes = 1  # shards are cut by their bytes, not by a record count
+
+    @property
+    def x_shape(self) -> tuple[int | None, ...]:
+        return (None,) if self.channels is None else (None, self.channels)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "x_dtype": self.x_dtype, "x_shape": list(self.x_shape),
+                "y_dtype": self.y_dtype, "y_shape": list(self.y_shape)}
+
+    @classmethod
+    def from_dict(cls, entry: dict[str, Any]) -> SequenceLayout:
+        shape = list(entry["x_shape"])
+        return cls(str(entry["x_dtype"]), None if len(shape) == 1 else int(shape[1]), str(entry["y_dtype"]),
+                   tuple(int(d) for d in entry["y_shape"]))
+
+    def encode(self, x, y: np.ndarray) -> list[bytes]:
+        """Each example of a chunk as a serialised `tf.train.Example`."""
+        import tensorflow as tf
+
+        train = tf.train
+        records = []
+        for value, target in zip(x, np.asarray(y).reshape(len(y), -1)):
+            if self.x_dtype == "string":
+                feature = train.Feature(bytes_list=train.BytesList(value=[str(value).encode("utf-8")]))
+            elif self.x_dtype == "int64":
+                feature = train.Feature(int64_list=train.Int64List(value=np.asarray(value, "int64").ravel()))
+            else:
+                feature = train.Feature(float_list=train.FloatList(value=np.asarray(value, "float32").ravel()))
+            label = (train.Feature(int64_list=train.Int64List(value=target.astype("int64")))
+                     if self.y_dtype in ("int64", "uint8") else
+                     train.Feature(float_list=train.FloatList(value=target.astype("float32"))))
+            records.append(train.Example(features=train.Features(feature={"x": feature, "y": label}))
+                           .SerializeToString())
+        return records
+
+    def parse(self, records):
+        """A batch of serialised records -> (x, y): x a tf.string vector (text) or a RaggedTensor
+        [batch, None(, channels)] in the stored dtype, y dense."""
+        import tensorflow as tf
+
+        x_spec = (tf.io.FixedLenFeature([], tf.string) if self.x_dtype == "string"
+                  else tf.io.RaggedFeature(tf.int64 if self.x_dtype == "int64" else tf.float32))
+        y_dtype = tf.int64 if self.y_dtype in ("int64", "uint8") else tf.float32
+        parsed = tf.io.parse_example(records, {"x": x_spec, "y": tf.io.FixedLenFeature(self.y_shape, y_dtype)})
+        x, y = parsed["x"], tf.cast(parsed["y"], self.y_dtype)
+        if self.channels is not None:
+            x = tf.RaggedTensor.from_row_lengths(tf.reshape(x.flat_values, [-1, self.channels]),
+                                                 x.row_lengths() // self.channels)
+        return x, y
+
+    def length(self, value) -> int:
+        """Steps of one stored example (of a numeric sequence; a text's length is its number of tokens)."""
+        return len(value)
+
+
 def take(values: np.ndarray | dict[str, np.ndarray], index) -> np.ndarray | dict[str, np.ndarray]:
     """`values[index]`, field by field for a dict of named fields."""
     return {name: value[index] for name, value in values.items()} if isinstance(values, dict) else values[index]
@@ -168,7 +237,7 @@ class SplitWriter:
                  shard_bytes: int | None = None) -> None:
         self.directory = Path(folder) / split
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.split, self.layout = split, layout
+        self.split, self.layout, self.shard_bytes = split, layout, shard_bytes
         self.per_shard = max(1, (shard_bytes or SHARD_BYTES) // layout.record_bytes)
         self.shards: list[dict[str, Any]] = []
         self.handle = None
@@ -177,8 +246,14 @@ class SplitWriter:
 
     def _open_next(self) -> None:
         self._close_shard()
-        name = f"shard-{len(self.shards):05d}.{'txt' if isinstance(self.layout, ImagePathLayout) else 'rec'}"
-        self.handle = open(self.directory / name, "wb")
+        suffix = {ImagePathLayout.format: "txt", SequenceLayout.format: "tfrecord"}.get(self.layout.format, "rec")
+        name = f"shard-{len(self.shards):05d}.{suffix}"
+        if isinstance(self.layout, SequenceLayout):
+            import tensorflow as tf
+
+            self.handle = tf.io.TFRecordWriter(str(self.directory / name))
+        else:
+            self.handle = open(self.directory / name, "wb")
         self.shards.append({"file": f"{self.split}/{name}", "count": 0, "bytes": 0})
         self.digest, self.in_shard = hashlib.sha256(), 0
 
@@ -186,9 +261,17 @@ class SplitWriter:
         if self.handle is not None:
             self.handle.close()
             self.handle = None
+            if isinstance(self.layout, SequenceLayout):  # TensorFlow frames the records: hashed as written to disk
+                path = self.directory.parent / self.shards[-1]["file"]
+                with open(path, "rb") as handle:
+                    for block in iter(lambda: handle.read(1 << 20), b""):
+                        self.digest.update(block)
+                self.shards[-1]["bytes"] = path.stat().st_size
             self.shards[-1]["sha256"] = self.digest.hexdigest()
 
     def write(self, x: np.ndarray | dict[str, np.ndarray], y: np.ndarray | dict[str, np.ndarray]) -> None:
+        if isinstance(self.layout, SequenceLayout):
+            return self._write_records(self.layout.encode(x, y))
         start, total = 0, count_of(x)
         while start < total:
             if self.handle is None or self.in_shard == self.per_shard:
@@ -202,6 +285,14 @@ class SplitWriter:
             self.shards[-1]["bytes"] += len(block)
             start += size
 
+    def _write_records(self, records: list[bytes]) -> None:
+        for record in records:
+            if self.handle is None or self.shards[-1]["bytes"] >= (self.shard_bytes or SHARD_BYTES):
+                self._open_next()
+            self.handle.write(record)
+            self.shards[-1]["count"] += 1
+            self.shards[-1]["bytes"] += len(record) + 16  # framing: length, its CRC, the record's CRC
+
     def close(self) -> dict[str, Any]:
         self._close_shard()
         return {"count": sum(s["count"] for s in self.shards), "shards": self.shards}
@@ -211,6 +302,8 @@ def read_split(folder: Path, entry: dict[str, Any], layout: RecordLayout | Image
                ) -> tuple[np.ndarray, np.ndarray]:
     """A whole split in memory with numpy (tests, small datasets, statistics): features and targets (dicts of
     them, by name, for a dataset of named fields)."""
+    if isinstance(layout, SequenceLayout):
+        return read_sequences([str(Path(folder) / shard["file"]) for shard in entry["shards"]], layout)
     blocks = [(Path(folder) / shard["file"]).read_bytes() for shard in entry["shards"]]
     if not blocks and isinstance(layout, FieldsLayout):
         return layout.decode(b"")
@@ -219,3 +312,20 @@ def read_split(folder: Path, entry: dict[str, Any], layout: RecordLayout | Image
     if isinstance(layout, ImagePathLayout):
         return layout.decode(b"".join(blocks))
     return layout.decode(b"".join(blocks))
+
+
+def read_sequences(files: list[str], layout: SequenceLayout) -> tuple[np.ndarray, np.ndarray]:
+    """Every example of sequence shards: an object array of texts (str) or of arrays (steps[, channels]),
+    and the targets."""
+    import tensorflow as tf
+
+    texts, values, targets = layout.x_dtype == "string", [], []
+    for batch in tf.data.TFRecordDataset(files).batch(4096) if files else []:
+        x, y = layout.parse(batch)
+        values.extend(t.decode("utf-8") for t in x.numpy()) if texts else values.extend(
+            row.astype(layout.x_dtype) for row in x.numpy())
+        targets.append(y.numpy())
+    x = np.empty(len(values), dtype=object)
+    x[:] = values
+    y = np.concatenate(targets) if targets else np.zeros((0, *layout.y_shape), layout.y_dtype)
+    return x, y

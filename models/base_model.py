@@ -121,6 +121,7 @@ class BaseModel:
     tasks: ClassVar[tuple[str, ...]] = tuple(task for task in TASKS if task != "unsupervised")
     named_inputs: ClassVar[bool] = False  # build_network takes {feature: shape} (`dataset.features`)
     named_outputs: ClassVar[bool] = False  # the network returns {target: outputs} (`dataset.targets`)
+    takes_sequences: ClassVar[bool] = False  # build_network takes (None,) token ids or (None, channels) steps
 
     def __init__(self, config: DictConfig, preprocessing: Any = None) -> None:
         self.config = config
@@ -148,6 +149,7 @@ class BaseModel:
                 raise UserError(f"model {type(self).__name__} ({self.where()}) takes named {what}; dataset "
                                 f"{config.dataset.name} has none: use a dataset with dataset.{what} (e.g. "
                                 "dataset=digit_features)")
+        self._read_sequences(config)
         network = self.build_network(self.input_shape, self.num_outputs)
         self.own_step = self._check_network(network)
         if self.own_step:
@@ -172,6 +174,25 @@ class BaseModel:
         from models.callbacks.epoch_randomness import initial_seeds
 
         self.initial_seeds = initial_seeds(network)
+
+    def _read_sequences(self, config: DictConfig) -> None:
+        """What a model of sequences needs to know: whether it reads token ids (`vocabulary_size` of them,
+        0 = padding) or numeric steps (padded with `padding_value`), and `max_length`."""
+        shape = self.input_shape
+        self.sequences = not isinstance(shape, dict) and bool(shape) and shape[0] is None
+        tokenizer = getattr(self.preprocessing, "tokenizer", None)
+        self.vocabulary_size = len(tokenizer["vocabulary"]) if self.sequences and tokenizer else None
+        self.input_dtype = "int32" if self.vocabulary_size else "float32"
+        self.padding_value = float(config.dataset.get("padding_value", 0.0))
+        self.max_length = config.dataset.get("max_length")
+        if self.sequences and not self.takes_sequences:
+            raise UserError(f"model={self.name()} takes inputs of one fixed shape; dataset {config.dataset.name} "
+                            f"holds sequences of any length ({'text' if self.vocabulary_size else 'steps'}): use "
+                            "model=rnn or model=transformer, or a model that declares takes_sequences = True")
+        if self.takes_sequences and not self.sequences:
+            raise UserError(f"model={self.name()} takes sequences; dataset {config.dataset.name} has inputs of "
+                            f"shape {list(shape) if not isinstance(shape, dict) else 'by name'}: use a text or "
+                            "sequence dataset (input_shape [null] or [null, channels], e.g. dataset=topics)")
 
     @classmethod
     def name(cls) -> str:
@@ -220,7 +241,7 @@ class BaseModel:
         functional = graph_io(network)
         graph = functional
         if graph is None:
-            inputs = keras.Input(self.input_shape)
+            inputs = keras.Input(self.input_shape, dtype=self.input_dtype)
             try:
                 raw = network(inputs)
             except Exception as error:

@@ -137,7 +137,8 @@ def load_preprocessing(run_dir: Path, config: DictConfig):
     if config.dataset.get("features"):
         features = {name: int(np.prod(f.shape)) for name, f in config.dataset.features.items()}
     else:
-        features = int(np.prod(config.dataset.input_shape))
+        shape = list(config.dataset.input_shape)
+        features = int(np.prod(shape[1:] if shape and shape[0] is None else shape))  # a sequence: per step
     if config.dataset.get("targets"):
         outputs = {name: int(t.get("num_outputs", 1)) for name, t in config.dataset.targets.items()
                    if t.task == "regression"}

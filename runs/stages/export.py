@@ -9,7 +9,9 @@ scale or train-split standardisation, is inside); outputs named for the task: `p
 `(batch, classes)` and `class` `(batch,)` (classification), `probabilities` `(batch, labels)` and
 `labels` (bool, at or above `stage.threshold`; multilabel), `values` `(batch, outputs)` in the
 targets' raw units (regression), or what the model's `outputs` hook names (a VAE's
-`reconstruction` and `latent_mean`): the same function `infer` calls. Load it with
+`reconstruction` and `latent_mean`): the same function `infer` calls. A text model's SavedModel takes
+`inputs`, tf.string `(batch,)`, and tokenizes inside; a model of numeric sequences takes `inputs`, float32
+`(batch, steps, channels)` padded anyhow, and `lengths`, int32 `(batch,)`; both cut to `dataset.max_length`. Load it with
 `tf.saved_model.load(path).signatures["serving_default"](inputs=...)`, without this project.
 """
 
@@ -40,6 +42,9 @@ def export(cfg: DictConfig) -> dict[str, float]:
     network = model.network
     threshold = float(cfg.stage.threshold)
     shapes = input_shapes(run.config.dataset)
+    if not isinstance(shapes, dict) and shapes and shapes[0] is None:
+        archive = sequence_archive(run, model, shapes, threshold)
+        return write_archive(archive, run)
     names = list(shapes) if isinstance(shapes, dict) else [None]
 
     normalisers = {name: feature_normaliser(run.preprocessing.feature(name), shapes if name is None else shapes[name])
@@ -56,6 +61,39 @@ def export(cfg: DictConfig) -> dict[str, float]:
     archive.add_endpoint(SIGNATURE, serve, input_signature=[
         tf.TensorSpec((None, *shapes[name]), tf.float32, name=name) for name in names] if names != [None] else [
         tf.TensorSpec((None, *shapes), tf.float32, name="inputs")])
+    return write_archive(archive, run)
+
+
+def sequence_archive(run, model, shape: tuple, threshold: float):
+    """The serving function of a text model (`inputs`: tf.string (batch,), tokenized inside with the run's
+    vocabulary) or of a model of numeric sequences (`inputs`: float32 (batch, steps, channels) in raw units,
+    padded anyhow, and `lengths`: int32 (batch,), each sequence's own steps)."""
+    import keras
+    import tensorflow as tf
+
+    from data.pipeline import sequence_normaliser
+
+    dataset = run.config.dataset
+    normalise = sequence_normaliser(run.preprocessing, dataset.get("max_length"), float(dataset.padding_value))
+    archive = keras.export.ExportArchive()
+    archive.track(model.network)
+    if run.preprocessing.tokenizer is not None:
+        archive.add_endpoint(SIGNATURE, lambda texts: model.outputs(normalise(texts), threshold),
+                             input_signature=[tf.TensorSpec((None,), tf.string, name="inputs")])
+        return archive
+    channels = shape[1] if len(shape) == 2 else None
+    steps_shape = (None, None, channels) if channels else (None, None)
+
+    def serve(inputs, lengths):
+        return model.outputs(normalise(tf.RaggedTensor.from_tensor(inputs, lengths=lengths)), threshold)
+
+    archive.add_endpoint(SIGNATURE, serve, input_signature=[
+        tf.TensorSpec(steps_shape, tf.float32, name="inputs"), tf.TensorSpec((None,), tf.int32, name="lengths")])
+    return archive
+
+
+def write_archive(archive, run) -> dict[str, float]:
+    """Write the SavedModel under a temporary name in the job's folder, then rename it `saved_model`."""
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     destination = output_dir / "saved_model"
     staging = Path(tempfile.mkdtemp(prefix=".saved_model.", dir=output_dir))

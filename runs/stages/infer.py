@@ -4,11 +4,15 @@
     python main.py stage=infer run=<run> input=samples.npy                     # or .json, .csv
     cat samples.json | python main.py stage=infer run=<run> input=-            # stdin: JSON or CSV
     python main.py stage=infer run=<run> input=photo.jpg                       # an image (.png/.jpg/.jpeg)
+    python main.py stage=infer run=<run> input='["a review", "another"]'     # a text model: texts
+    python main.py stage=infer run=<run> input=reviews.txt                     # one text per line (or - for stdin)
 
 Input values are in the dataset's raw units (digits: 0 to 16), as in its prepared files; an
 element is shaped like `dataset.input_shape` or is the same values flat (of named features, a JSON
 object `{"image": [...], "strokes": [...]}` per element); the run's preprocessing record normalises
-it as training did. An image file is decoded
+it as training did. A text model takes raw strings, tokenized with the run's own vocabulary; a model of
+numeric sequences takes sequences of any length (`[[v1, v2], [v1, v2], ...]` per element); both are cut to
+`dataset.max_length` and padded as training did. An image file is decoded
 and resized to `dataset.input_shape` exactly as training read its images. Prints one JSON line
 per element: the class and class probabilities (classification), per-label probabilities and the
 labels at or above `stage.threshold` (multilabel, default 0.5), the predicted values
@@ -146,11 +150,122 @@ def as_named_batch(data: Any, shapes: dict[str, tuple[int, ...]]) -> dict[str, n
     return batch
 
 
+TEXT_SUFFIXES = (".txt",)
+MAX_TEXT_BYTES = 64 << 20  # a text input is read only up to this size
+
+
+def read_texts(value: Any) -> list[str]:
+    """Texts for a text model: a JSON list of strings (or one string), a .txt file of one text per line, or
+    stdin (JSON, else one text per line); a UserError naming an element that is no text or empty."""
+    if value is None:
+        raise UserError("stage=infer needs input=: a JSON list of texts, a .txt file (one text per line), or - "
+                        "for stdin")
+    if isinstance(value, (ListConfig, DictConfig)):
+        data = OmegaConf.to_container(value)
+    elif isinstance(value, str) and (value == "-" or Path(value).suffix.lower() in TEXT_SUFFIXES):
+        if value == "-":
+            text, source = sys.stdin.read(), "input=- (stdin)"
+        else:
+            path = Path(value)
+            if not path.is_file():
+                raise UserError(f"input={value}: no such file")
+            raw, source = path.read_bytes()[:MAX_TEXT_BYTES + 1], f"input={value}"
+            if len(raw) > MAX_TEXT_BYTES:
+                raise UserError(f"{source} is larger than {MAX_TEXT_BYTES >> 20} MB")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise UserError(f"{source} is not UTF-8 text: byte {error.start} ({raw[error.start]:#04x}) cannot "
+                                "be decoded") from None
+        try:
+            data = parse_json(text, source) if value == "-" and text.lstrip().startswith(("[", '"')) else None
+        except ValueError:
+            data = None
+        if data is None:
+            data = text.splitlines()
+            if not data:
+                raise UserError(f"{source} is empty; give one text per line")
+    elif isinstance(value, str):
+        try:
+            data = parse_json(value, "input=")
+        except ValueError:
+            data = value  # a bare string on the command line: one text
+    else:
+        data = value
+    texts = [data] if isinstance(data, str) else data
+    if not isinstance(texts, list) or not texts:
+        raise UserError("input must be a text or a non-empty list of texts; the model reads text")
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise UserError(f"input element {index} is {type(text).__name__} {text!r:.40}, not a text; the model "
+                            "reads text (input='[\"a text\", \"another\"]')")
+        if not text.strip():
+            raise UserError(f"input element {index} is an empty text; every element needs at least one word")
+    return texts
+
+
+def as_sequences(data: Any, input_shape: tuple) -> list[np.ndarray]:
+    """Numeric sequences of any length, each (steps, channels) or (steps,) as `input_shape` says: one element
+    or a list of them; a UserError naming the element that does not fit."""
+    channels = input_shape[1] if len(input_shape) == 2 else None
+    expected = (f"sequences of steps of {channels} values ([[v1, ..., v{channels}], ...]), one or a list of them"
+                if channels else "sequences of numbers ([v1, v2, ...]), one or a list of them")
+    depth = 2 if channels else 1
+
+    def nesting(value: Any) -> int:
+        levels = 0
+        while isinstance(value, (list, np.ndarray)) and len(value):
+            value, levels = value[0], levels + 1
+        return levels
+
+    if isinstance(data, np.ndarray) and data.dtype != object:
+        data = data.tolist()
+    if not isinstance(data, list) or not data:
+        raise UserError(f"input is empty or not a list; the model takes {expected}")
+    elements = [data] if nesting(data) == depth else data
+    batch = []
+    for index, element in enumerate(elements):
+        try:
+            array = np.asarray(element, dtype="float64")
+        except (ValueError, TypeError, RecursionError):
+            raise UserError(f"input element {index} must hold numbers only, in a regular nested list; the model "
+                            f"takes {expected}") from None
+        if array.size == 0:
+            raise UserError(f"input element {index} is an empty sequence; the model takes {expected}")
+        if array.ndim != depth or (channels and array.shape[1] != channels):
+            raise UserError(f"input element {index} has shape {list(array.shape)}; the model takes {expected}")
+        if not np.isfinite(array).all():
+            raise UserError(f"input element {index} holds NaN or infinite values")
+        batch.append(array.astype("float32"))
+    return batch
+
+
+def sequence_batch(run, data: Any, shape: tuple) -> np.ndarray:
+    """Texts or numeric sequences as the network's padded inputs, through the pipeline's own normaliser."""
+    import tensorflow as tf
+
+    from data.pipeline import sequence_normaliser
+
+    dataset = run.config.dataset
+    normalise = sequence_normaliser(run.preprocessing, dataset.get("max_length"), float(dataset.padding_value))
+    if run.preprocessing.tokenizer is not None:
+        return normalise(tf.constant([text.encode("utf-8") for text in read_texts(data)], tf.string)).numpy()
+    rows = as_sequences(read_input(data), shape)
+    return normalise(tf.RaggedTensor.from_row_lengths(np.concatenate(rows), [len(row) for row in rows])).numpy()
+
+
 def infer(cfg: DictConfig) -> dict[str, float]:
     from data.pipeline import input_shapes
 
     run = trained_run(cfg)
     shape = input_shapes(run.config.dataset)
+    if not isinstance(shape, dict) and shape and shape[0] is None:  # text, or numeric sequences
+        batch = sequence_batch(run, cfg.input, shape)
+        model = load_trained_model(run.config, run.path, run.preprocessing)
+        outputs = model.predict_outputs(batch, float(cfg.stage.threshold))
+        report("predictions.json", {**run.header(), "predictions": [
+            {name: as_json(values[index]) for name, values in outputs.items()} for index in range(len(batch))]})
+        return {}
     if isinstance(shape, dict):
         batch = as_named_batch(read_input(cfg.input), shape)
     elif isinstance(cfg.input, str) and Path(cfg.input).suffix.lower() in IMAGE_SUFFIXES:
