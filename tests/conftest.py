@@ -101,13 +101,15 @@ def run_script(workdir: Path, script: Path, *args: str, env: dict, timeout: floa
 
 SERVE = ("import json, sys, numpy as np, tensorflow as tf; "
          "serve = tf.saved_model.load(sys.argv[1]).signatures['serving_default']; "
-         "out = serve(**{k: tf.constant(v, tf.float32) for k, v in np.load(sys.argv[2]).items()}); "
+         "dtype = lambda k, v: tf.string if v.dtype.kind == 'U' else tf.int32 if k == 'lengths' else tf.float32; "
+         "out = serve(**{k: tf.constant(v, dtype(k, v)) for k, v in np.load(sys.argv[2]).items()}); "
          "print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}))")
 
 
 def serve_exported(workdir: Path, saved_model: str, inputs) -> dict:
     """The outputs of an exported model's `serving_default` signature for `inputs` (a NumPy batch, or a dict
-    of them by input name), from a process that uses TensorFlow alone, as a deployment would (`run_python`)."""
+    of them by input name; strings as tf.string, `lengths` as int32, anything else as float32), from a process
+    that uses TensorFlow alone, as a deployment would (`run_python`)."""
     import numpy as np
 
     np.savez(workdir / "serve_input.npz", **(inputs if isinstance(inputs, dict) else {"inputs": inputs}))

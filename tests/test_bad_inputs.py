@@ -90,7 +90,7 @@ CASES = [
     (["model.dropout=-0.1"], "model.dropout=-0.1 is invalid"),
     (["model.dropout=["], "error: cannot parse override: "),
     (["model.activation=swishy"], "model.activation='swishy' is invalid: must be one of"),
-    (["model=foo"], "model=foo: no such option; available: cnn, mlp, resnet, vae"),
+    (["model=foo"], "model=foo: no such option; available: cnn, mlp, resnet, rnn, transformer, vae"),
     (["model=cnn", "model.filters=0"], "model.filters=0 is invalid"),
     (["model=cnn", "model.blocks=-1"], "model.blocks=-1 is invalid"),
     (["model=cnn", "model.batch_norm=maybe"], "model.batch_norm"),

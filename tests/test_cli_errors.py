@@ -45,7 +45,7 @@ def test_help_lists_the_groups_to_choose_from_with_their_options(tmp_path):
     # the project's template lists no group through Hydra, so Hydra's listing is never made for it
     # (main.list_config_groups_only_when_shown); templates that show it still get it, in full
     hydras = run_main(tmp_path, "hydra/help=default", "--help")
-    assert hydras.returncode == 0 and "model: cnn, mlp, resnet, vae\n" in hydras.stdout, hydras.stderr
+    assert hydras.returncode == 0 and "model: cnn, mlp, resnet, rnn, transformer, vae\n" in hydras.stdout, hydras.stderr
     assert "optimizer: adam, adamw, sgd\n" in hydras.stdout and "hydra/sweeper" not in hydras.stdout
     hydra_help = run_main(tmp_path, "--hydra-help")
     assert hydra_help.returncode == 0 and "hydra/sweeper: basic, optuna\n" in hydra_help.stdout, hydra_help.stderr

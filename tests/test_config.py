@@ -80,7 +80,7 @@ def test_values_out_of_range_raise_config_error(override, expected):
 
 
 @pytest.mark.parametrize(("override", "expected"), [
-    ("model=unet", "model=unet: no such option; available: cnn, mlp, resnet, vae"),
+    ("model=unet", "model=unet: no such option; available: cnn, mlp, resnet, rnn, transformer, vae"),
     ("dataset=imagenet", "dataset=imagenet: no such option; available: cifar10, diabetes, digit_features, digits, fashion_mnist, "
                          "image_folder, mnist, multilabel, synthetic, wine"),
     ("stage=dance", "stage=dance: no such option; available: evaluate, export, infer, train"),

@@ -17,7 +17,7 @@ def test_registry_finds_every_model_file():
     assert MODELS == {"cnn": CNN, "mlp": MLP, "resnet": ResNet, "vae": VAE}
     assert issubclass(MLP, BaseModel) and MLP.name() == "mlp"
     assert model_class("cnn") is CNN
-    with pytest.raises(UserError, match="unknown model 'unet'; known models: cnn, mlp, resnet, vae"):
+    with pytest.raises(UserError, match="unknown model 'unet'; known models: cnn, mlp, resnet, rnn, transformer, vae"):
         model_class("unet")
 
 

@@ -1,0 +1,224 @@
+"""Sequences and text through every stage: the embedded `topics` texts and the `waves` numeric sequences,
+prepared into TFRecord shards, trained by `rnn` and `transformer`, killed and resumed, evaluated, inferred
+from raw strings or sequences of any length, exported and served with TensorFlow alone."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from tests.conftest import read_metrics, run_main, serve_exported
+from tests.test_resume import comparable_metrics, scalar_series
+
+pytestmark = pytest.mark.xdist_group("sequences")  # one worker: the module's runs are made once
+
+TOPICS = ["dataset=topics", "dataset.num_samples=400", "dataset.max_words=16", "dataset.max_length=24",
+          "dataset.tokenizer.vocabulary_size=60"]
+WAVES = ["dataset=waves", "dataset.num_samples=200", "dataset.max_length_generated=40", "dataset.max_length=32"]
+SMALL_RNN = ["model=rnn", "model.units=8", "model.embedding_dim=8"]
+SMALL_TRANSFORMER = ["model=transformer", "model.layers=1", "model.width=8", "model.heads=2", "model.feedforward=16"]
+COMMON = ["trainer.epochs=3", "seed=3", "trainer.keep_checkpoints=1", "trainer.batch_size=16"]
+ARGS = {"rnn_topics": [*SMALL_RNN, *TOPICS, *COMMON],
+        "transformer_topics": [*SMALL_TRANSFORMER, *TOPICS, *COMMON, "dataset.cache=none",
+                               "dataset.shuffle_window=50"],  # streamed from the shards, shuffled in windows
+        "transformer_waves": [*SMALL_TRANSFORMER, *WAVES, *COMMON, "optimizer.lr=0.01", "trainer.epochs=6"],
+        "rnn_waves": [*SMALL_RNN, *WAVES, *COMMON, "optimizer.lr=0.01", "trainer.epochs=6", "model.cell=lstm"]}
+TEXTS = ["Yesterday the team was not brilliant in the final.", "The experiment was superb and elegant!"]
+CHAIN = [("batch", 1), ("validated", 2), ("evaluating", 0)]
+
+
+def json_stdout(result) -> dict:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def error_line(result) -> str:
+    assert result.returncode != 0, result.stdout
+    return result.stderr.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("sequences")
+
+
+@pytest.fixture(scope="module")
+def trained(workdir) -> dict:
+    runs = {}
+    for name, args in ARGS.items():
+        result = run_main(workdir, *args)
+        assert result.returncode == 0, result.stderr
+        model, dataset = name.split("_")
+        runs[name] = sorted((workdir / "results" / model / dataset).iterdir())[-1]
+    return runs
+
+
+def manifest(workdir, name: str) -> dict:
+    [folder] = (workdir / "data").glob(f"{name}-*")
+    return json.loads((folder / "manifest.json").read_text())
+
+
+def test_text_is_stored_as_tfrecords_with_its_vocabulary_and_lengths(workdir, trained):
+    from data.prepare import load_split
+
+    topics = manifest(workdir, "topics")
+    assert topics["record"] == {"format": "sequences", "x_dtype": "string", "x_shape": [None], "y_dtype": "int64",
+                                "y_shape": []}
+    shards = [shard["file"] for entry in topics["splits"].values() for shard in entry["shards"]]
+    assert shards and all(file.endswith(".tfrecord") for file in shards)
+    vocabulary = topics["stats"]["tokenizer"]["vocabulary"]
+    assert vocabulary[:3] == ["", "[UNK]", "not"] and len(vocabulary) == 60  # "not": in about half the texts
+    lengths = topics["splits"]["train"]["lengths"]
+    assert 9 <= lengths["min"] <= lengths["median"] <= lengths["max"] <= 19  # 8-16 words, "not", a negated opinion
+    assert sum(count for _, count in lengths["histogram"]) == topics["splits"]["train"]["count"]
+    [folder] = (workdir / "data").glob("topics-*")
+    texts, labels = load_split(folder, "test")
+    assert isinstance(texts[0], str) and texts[0].endswith(".") and labels.dtype == np.int64
+    # the run keeps the vocabulary it was trained with
+    record = json.loads((trained["rnn_topics"] / "preprocessing.json").read_text())
+    assert record["tokenizer"] == {"kind": "words", "vocabulary_size": 60, "lowercase": True,
+                                   "strip_punctuation": True, "vocabulary": vocabulary}
+    waves = manifest(workdir, "waves")
+    assert waves["record"]["x_shape"] == [None, 2] and len(waves["stats"]["feature_mean"]) == 2  # per channel
+    assert 20 <= waves["splits"]["val"]["lengths"]["min"] and waves["splits"]["val"]["lengths"]["max"] <= 40
+
+
+def test_sequence_models_learn(trained):
+    rnn, transformer = read_metrics(trained["rnn_topics"]), read_metrics(trained["transformer_topics"])
+    for metrics in (rnn, transformer):
+        assert set(metrics["test"]) == {"loss", "accuracy"}
+    for name in ("transformer_waves", "rnn_waves"):
+        with open(trained[name] / "history.csv") as handle:
+            history = list(csv.DictReader(handle))
+        assert float(history[-1]["loss"]) < float(history[0]["loss"]), name  # it learns the shapes
+        assert read_metrics(trained[name])["val"]["accuracy"] > 0.4, name  # 4 shapes: chance is 0.25
+    print({name: read_metrics(run)["val"] for name, run in trained.items()})
+
+
+def test_a_streamed_text_run_killed_at_any_moment_resumes_to_the_uninterrupted_run(workdir, trained):
+    results, folder = "killed", None
+    for point, epoch in CHAIN:
+        start = ARGS["transformer_topics"] if folder is None else [f"run={folder}"]
+        killed = run_main(workdir, *start, f"results_dir={results}", fault={"point": point, "epoch": epoch})
+        assert killed.returncode == -9, (point, killed.stderr)
+        [folder] = (workdir / results / "transformer" / "topics").iterdir()
+    resumed = run_main(workdir, f"run={folder}", f"results_dir={results}")
+    assert resumed.returncode == 0, resumed.stderr
+    reference = trained["transformer_topics"]
+    assert comparable_metrics(folder) == comparable_metrics(reference)
+    assert (folder / "history.csv").read_text() == (reference / "history.csv").read_text()
+    assert scalar_series(folder) == scalar_series(reference)
+
+
+def test_evaluate_infer_from_strings_and_a_served_savedmodel_agree(workdir, trained):
+    run_dir = trained["rnn_topics"]
+    evaluated = json_stdout(run_main(workdir, "stage=evaluate", f"run={run_dir}"))
+    assert evaluated["test"] == pytest.approx(read_metrics(run_dir)["test"], rel=1e-6)
+    inline = json_stdout(run_main(workdir, "stage=infer", f"run={run_dir}", f"input={json.dumps(TEXTS)}"))
+    predictions = inline["predictions"]
+    assert len(predictions) == 2 and set(predictions[0]) == {"probabilities", "class"}
+    assert sum(predictions[0]["probabilities"]) == pytest.approx(1, abs=1e-5)
+    (workdir / "texts.txt").write_text("\n".join(TEXTS) + "\n")  # one text per line
+    from_file = json_stdout(run_main(workdir, "stage=infer", f"run={run_dir}", f"input={workdir / 'texts.txt'}"))
+    assert from_file["predictions"] == predictions
+    piped = json_stdout(run_main(workdir, "stage=infer", f"run={run_dir}", "input=-", stdin=TEXTS[1] + "\n"))
+    assert piped["predictions"] == predictions[1:]  # alone, unpadded: the same as in a padded batch
+    exported = json_stdout(run_main(workdir, "stage=export", f"run={run_dir}"))
+    served = serve_exported(workdir, exported["saved_model"], np.array(TEXTS))
+    assert served["class"] == [p["class"] for p in predictions]
+    np.testing.assert_allclose(served["probabilities"], [p["probabilities"] for p in predictions], atol=1e-5)
+
+
+def test_numeric_sequences_of_any_length_are_inferred_and_served(workdir, trained):
+    from data.prepare import load_split
+
+    run_dir = trained["transformer_waves"]
+    [folder] = (workdir / "data").glob("waves-*")
+    x, _ = load_split(folder, "test")
+    short, long = x[0][:5], x[1]  # 5 steps, and 20 or more
+    inferred = json_stdout(run_main(workdir, "stage=infer", f"run={run_dir}",
+                                    f"input={json.dumps([short.tolist(), long.tolist()])}"))
+    predictions = inferred["predictions"]
+    alone = json_stdout(run_main(workdir, "stage=infer", f"run={run_dir}", f"input={json.dumps(short.tolist())}"))
+    np.testing.assert_allclose(alone["predictions"][0]["probabilities"], predictions[0]["probabilities"], atol=1e-5)
+    exported = json_stdout(run_main(workdir, "stage=export", f"run={run_dir}"))
+    padded = np.full((2, len(long), 2), 99.0, "float32")  # whatever pads the batch: `lengths` says what counts
+    padded[0, :5], padded[1] = short, long
+    served = serve_exported(workdir, exported["saved_model"], {"inputs": padded,
+                                                               "lengths": np.array([5, len(long)])})
+    np.testing.assert_allclose(served["probabilities"], [p["probabilities"] for p in predictions], atol=1e-5)
+
+
+def test_bad_sequence_input_is_one_line(workdir, trained):
+    text, waves = trained["rnn_topics"], trained["transformer_waves"]
+    cases = [
+        (text, '["a fine match", ""]', "error: input element 1 is an empty text; every element needs at least one "
+                                       "word"),
+        (text, "[[1, 2, 3]]", "error: input element 0 is list [1, 2, 3], not a text; the model reads text "
+                              "(input='[\"a text\", \"another\"]')"),
+        (waves, '["a wave"]', "error: input element 0 must hold numbers only, in a regular nested list; the "
+                              "model takes sequences of steps of 2 values ([[v1, ..., v2], ...]), one or a list of "
+                              "them"),
+        (waves, "[[[1, 2, 3], [4, 5, 6]]]", "error: input element 0 has shape [2, 3]; the model takes sequences of "
+                                            "steps of 2 values ([[v1, ..., v2], ...]), one or a list of them"),
+        (waves, "[[]]", "error: input element 0 is an empty sequence; the model takes sequences of steps of 2 "
+                        "values ([[v1, ..., v2], ...]), one or a list of them"),
+    ]
+    for run_dir, given, expected in cases:
+        result = run_main(workdir, "stage=infer", f"run={run_dir}", f"input={given}")
+        assert result.returncode == 2 and error_line(result) == expected, (given, result.stderr)
+    (workdir / "latin1.txt").write_bytes("un match très ennuyeux\n".encode("latin-1"))
+    result = run_main(workdir, "stage=infer", f"run={text}", f"input={workdir / 'latin1.txt'}")
+    assert error_line(result) == (f"error: input={workdir / 'latin1.txt'} is not UTF-8 text: byte 11 (0xe8) cannot "
+                                  "be decoded")
+    assert not list((text / "infer").glob("*/predictions.json")) or all(
+        json.loads(p.read_text())["predictions"] for p in (text / "infer").glob("*/predictions.json"))
+
+
+def test_models_and_datasets_that_do_not_fit_are_one_line(workdir, trained):
+    cases = [
+        (["model=mlp", *TOPICS], "error: model=mlp takes inputs of one fixed shape; dataset topics holds sequences of "
+                                 "any length (text): use model=rnn or model=transformer, or a model that declares "
+                                 "takes_sequences = True"),
+        (["model=rnn", "dataset=digits"], "error: model=rnn takes sequences; dataset digits has inputs of shape "
+                                          "[8, 8, 1]: use a text or sequence dataset (input_shape [null] or [null, "
+                                          "channels], e.g. dataset=topics)"),
+        (["model=transformer", *TOPICS, "dataset.max_length=null"],
+         "error: model=transformer learns one position embedding per step: set dataset.max_length (e.g. "
+         "dataset.max_length=256) for dataset topics"),
+        (["model=rnn", *TOPICS, "dataset.tokenizer.kind=sentences"],
+         "error: dataset.tokenizer.kind='sentences' is invalid: must be one of words, characters"),
+        (["model=rnn", *TOPICS, "dataset.tokenizer.vocabulary_size=1"],
+         "error: dataset.tokenizer.vocabulary_size=1 is invalid: tokens kept, padding and unknown included: in "
+         "[3, 1048576]"),
+        (["model=rnn", "dataset=waves", "dataset.input_shape=[null,3]"],
+         "error: dataset.input_shape=[None, 3] is invalid: waves are sequences of two channels: [null, 2]"),
+        (["model=rnn", *TOPICS, "dataset.dtype=float32"],
+         "error: dataset.tokenizer={'kind': 'words', 'vocabulary_size': 60, 'lowercase': True, 'strip_punctuation': "
+         "True} is invalid: tokenizes text: it needs dataset.dtype=string"),
+    ]
+    for args, expected in cases:
+        result = run_main(workdir, *args, "trainer.epochs=1", "results_dir=refused")
+        assert result.returncode == 2 and error_line(result) == expected, (args, result.stderr)
+    assert not (workdir / "refused").exists() or not any((workdir / "refused").rglob("metrics.json"))
+
+
+def test_a_dataset_of_empty_texts_is_refused(tmp_path):
+    from omegaconf import OmegaConf
+
+    from conf.errors import UserError
+    from data.prepare import _write_sequence_splits
+    from data.sources import from_arrays
+    from tests.conftest import compose_config
+
+    cfg = compose_config("model=rnn", *TOPICS).dataset
+    texts = np.array(["...", "!!", " "] * 20, dtype=object)
+    plans = {"all": np.zeros(len(texts), dtype=np.int8)}
+    with pytest.raises(UserError, match="every text of its train split is empty once tokenized"):
+        _write_sequence_splits(tmp_path, {"all": from_arrays(texts, np.zeros(len(texts), "int64"))}, plans,
+                               OmegaConf.create(OmegaConf.to_container(cfg)))
+    shutil.rmtree(tmp_path, ignore_errors=True)
