@@ -249,8 +249,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 IMAGE_MODES = {"1": 1, "L": 1, "I": 1, "I;16": 1, "F": 1, "LA": 2, "RGB": 3, "YCbCr": 3, "RGBA": 4, "CMYK": 4}
 
 
-def image_folder_parts(root: Path) -> tuple[dict[str, dict[str, list[Path]]], list[str]]:
-    """`{part: {class name: image files}}` and the class names, read from the folder layout.
+def image_folder_parts(root: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES, what: str = "image"
+                       ) -> tuple[dict[str, dict[str, list[Path]]], list[str]]:
+    """`{part: {class name: files}}` and the class names, read from the folder layout (of images, or of
+    the `suffixes` files `what` names: a text folder's `.txt`).
 
     Parts are `all` for `<root>/<class>/`, or `train` and `test` (and `val`, if given) for
     `<root>/{train,val,test}/<class>/`. Files are sorted, so the order never depends on the disk.
@@ -267,13 +269,14 @@ def image_folder_parts(root: Path) -> tuple[dict[str, dict[str, list[Path]]], li
     for part, directory in part_dirs.items():
         classes = sorted(d.name for d in directory.iterdir() if d.is_dir() and not d.name.startswith("."))
         if not classes:
-            raise UserError(f"{directory} has no class folders: put each class's images in {directory}/<class name>/")
+            raise UserError(f"{directory} has no class folders: put each class's {what}s in "
+                            f"{directory}/<class name>/")
         parts[part] = {}
         for name in classes:
             files = sorted(f for f in (directory / name).iterdir()
-                           if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+                           if f.is_file() and f.suffix.lower() in suffixes)
             if not files:
-                raise UserError(f"{directory / name} holds no image ({', '.join(IMAGE_SUFFIXES)}): each class "
+                raise UserError(f"{directory / name} holds no {what} ({', '.join(suffixes)}): each class "
                                 "needs at least one")
             bad = [f for f in files if "\t" in str(f) or "\n" in str(f)]
             if bad:

@@ -133,6 +133,17 @@ class Tokenizer:
         return tf.ragged.map_flat_values(self.lookup, split_tokens(texts, self.spec))
 
 
+def decoded(raw: bytes, where: str) -> str:
+    """UTF-8 bytes as text, or a UserError naming `where` and the first byte that is not UTF-8."""
+    from conf.errors import UserError
+
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{where} is not UTF-8 text: byte {error.start} ({raw[error.start]:#04x}) cannot be "
+                        "decoded; convert it (e.g. iconv -t utf-8)") from None
+
+
 def check_vocabulary(vocabulary: Any, where: str) -> list[str]:
     """A vocabulary read from a run record or manifest, checked as untrusted data."""
     from conf.errors import UserError

@@ -264,3 +264,63 @@ def test_mnist_and_fashion_mnist_keep_their_downloads_apart(server, monkeypatch,
     a, _ = load_split(tmp_path / "mnist", "test")
     b, _ = load_split(tmp_path / "fashion_mnist", "test")
     assert not np.array_equal(a, b)
+
+
+def imdb_archive(reviews: dict[str, list[str]], extra: bool = True) -> bytes:
+    """An archive of aclImdb_v1.tar.gz's layout: `aclImdb/<split>/<neg|pos>/<id>_<rating>.txt`, with
+    unlabelled reviews and the vocabulary file beside them, as the real one has."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        def add(name: str, content: bytes) -> None:
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+
+        for key, texts in reviews.items():
+            for index, text in enumerate(texts):
+                add(f"aclImdb/{key}/{index}_{7 if key.endswith('pos') else 2}.txt", text.encode("utf-8"))
+        if extra:
+            add("aclImdb/imdb.vocab", b"the\nmovie\n")
+            add("aclImdb/train/unsup/0_0.txt", b"unlabelled review")
+    return buffer.getvalue()
+
+
+def test_imdb_downloads_and_prepares_from_its_archive(server, monkeypatch, tmp_path):
+    reviews = {"train/pos": [f"A great film, number {i}.<br /><br />Loved it." for i in range(12)],
+               "train/neg": [f"Dull and long, part {i}." for i in range(12)],
+               "test/pos": ["Great acting, a great film."] * 3, "test/neg": ["A dull plot; unforgettably bad."] * 3}
+    served = imdb_archive(reviews)
+    server.serve("imdb", {"aclImdb_v1.tar.gz": served}, monkeypatch)
+    assert main(["imdb", "tokenizer.vocabulary_size=30", "--data-dir", str(tmp_path)]) == 0
+    manifest = json.loads((tmp_path / "imdb" / "manifest.json").read_text())
+    assert {split: entry["count"] for split, entry in manifest["splits"].items()} == {"train": 22, "val": 2,
+                                                                                      "test": 6}
+    assert manifest["class_names"] == ["neg", "pos"]
+    vocabulary = manifest["stats"]["tokenizer"]["vocabulary"]
+    assert {"great", "film", "dull", "br"} <= set(vocabulary)
+    assert "unforgettably" not in vocabulary and "unlabelled" not in vocabulary  # test and unsup: never fitted
+    texts, labels = load_split(tmp_path / "imdb", "test")
+    assert sorted(zip(labels.tolist(), texts)) == sorted(
+        [(1, "Great acting, a great film.")] * 3 + [(0, "A dull plot; unforgettably bad.")] * 3)
+    assert manifest["source"][0]["sha256"] == hashlib.sha256(served).hexdigest()
+
+
+def test_an_imdb_archive_without_reviews_or_with_other_bytes_is_one_line(server, monkeypatch, tmp_path):
+    server.serve("imdb", {"aclImdb_v1.tar.gz": imdb_archive({"test/pos": ["fine"]}, extra=False)}, monkeypatch)
+    with pytest.raises(UserError, match=r"holds no review under aclImdb/train/neg or aclImdb/train/pos"):
+        prepare_dataset(compose_config("dataset=imdb").dataset, tmp_path, download=True)
+    assert not (tmp_path / "imdb").exists()
+    latin = {"train/pos": ["good"] * 4, "train/neg": ["bad"] * 4, "test/pos": ["good"], "test/neg": ["bad"]}
+    buffer = io.BytesIO()  # a well-formed archive, one of whose reviews is not UTF-8
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for key, texts in latin.items():
+            for index, text in enumerate(texts):
+                content = "très bon".encode("latin-1") if key == "train/pos" and index == 1 else text.encode()
+                info = tarfile.TarInfo(f"aclImdb/{key}/{index}_7.txt")
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+    server.serve("imdb", {"aclImdb_v1.tar.gz": buffer.getvalue()}, monkeypatch)
+    with pytest.raises(UserError, match=r"aclImdb/train/pos/1_7.txt is not UTF-8 text: byte 2 \(0xe8\) cannot be "
+                                        r"decoded"):
+        prepare_dataset(compose_config("dataset=imdb").dataset, tmp_path / "other", download=True)
+    assert not (tmp_path / "other" / "imdb").exists()

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from conf.errors import UserError
-from models import CNN, MLP, MODELS, VAE, BaseModel, ResNet, build_model, model_class
+from models import CNN, MLP, MODELS, RNN, VAE, BaseModel, ResNet, Transformer, build_model, model_class
 from models.base_model import learning_rate_at
 from tests.conftest import compose_config
 
 
 def test_registry_finds_every_model_file():
-    assert MODELS == {"cnn": CNN, "mlp": MLP, "resnet": ResNet, "vae": VAE}
+    assert MODELS == {"cnn": CNN, "mlp": MLP, "resnet": ResNet, "rnn": RNN, "transformer": Transformer, "vae": VAE}
     assert issubclass(MLP, BaseModel) and MLP.name() == "mlp"
     assert model_class("cnn") is CNN
     with pytest.raises(UserError, match="unknown model 'unet'; known models: cnn, mlp, resnet, rnn, transformer, vae"):
