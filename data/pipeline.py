@@ -49,6 +49,20 @@ class SplitSource:
     max_length: int | None = None  # sequences: steps kept of each
     padding_value: float = 0.0  # numeric sequences: the value of padded steps (after normalisation)
     stored_bytes: int = 0  # the split's shards, on disk
+    bucket_boundaries: tuple[int, ...] = ()  # training: batches of sequences whose lengths share a bucket
+    length_histogram: tuple[tuple[int, int], ...] = ()  # sequences: (length, examples of that length)
+
+    def training_steps(self, batch_size: int) -> int:
+        """Batches of one training epoch: ceil(count / batch_size), or with buckets the sum over buckets of
+        ceil(examples in it / batch_size), the same every epoch (each bucket holds the same examples)."""
+        if not self.bucket_boundaries:
+            return steps_per_epoch(self.count, batch_size)
+        buckets: dict[int, int] = {}
+        for length, examples in self.length_histogram:
+            kept = min(length, self.max_length) if self.max_length else length
+            bucket = sum(kept >= boundary for boundary in self.bucket_boundaries)
+            buckets[bucket] = buckets.get(bucket, 0) + examples
+        return sum(steps_per_epoch(examples, batch_size) for examples in buckets.values())
 
     def in_memory(self) -> bool:
         if self.cache != "auto":
@@ -243,15 +257,16 @@ def training_batches(source: SplitSource, batch_size: int, seed: int, first_epoc
     if overfit is not None:
         return (_training_batches(source, batch_size, seed, 0, 1, overfit).repeat(epochs - first_epoch)
                 .apply(tf.data.experimental.assert_cardinality(
-                    (epochs - first_epoch) * min(overfit, steps_per_epoch(source.count, batch_size)))))
+                    (epochs - first_epoch) * min(overfit, source.training_steps(batch_size)))))
     return _training_batches(source, batch_size, seed, first_epoch, epochs, limit)
 
 
 def _training_batches(source: SplitSource, batch_size: int, seed: int, first_epoch: int, epochs: int,
                       limit: int | None) -> tf.data.Dataset:
-    steps = min(steps_per_epoch(source.count, batch_size), limit or source.count)
+    steps = min(source.training_steps(batch_size), limit or source.count)
     normalise = _normaliser(source)
     transform = augmentation(source.augment, source.input_shape)
+    bucketed = bucketing(source, batch_size)
 
     @plain
 
@@ -263,6 +278,7 @@ def _training_batches(source: SplitSource, batch_size: int, seed: int, first_epo
     if source.in_memory():
         features, labels = read_all(source)
         count = source.count
+        lengths = example_lengths(source, features) if bucketed is not None else None  # once, not per epoch
 
         def gathered(values, index):
             return tf.nest.map_structure(lambda value: tf.gather(value, index), values)
@@ -273,7 +289,12 @@ def _training_batches(source: SplitSource, batch_size: int, seed: int, first_epo
             order = tf.random.experimental.index_shuffle(
                 tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]),
                 max_index=count - 1)
-            return (tf.data.Dataset.from_tensor_slices(order).batch(batch_size).take(steps).enumerate()
+            indices = tf.data.Dataset.from_tensor_slices(order)
+            if bucketed is not None:
+                indices = bucketed(indices, lambda index: tf.gather(lengths, index))
+            else:
+                indices = indices.batch(batch_size)
+            return (indices.take(steps).enumerate()
                     .map(plain(lambda batch, index: (epoch, batch, gathered(features, index),
                                                      gathered(labels, index)))))
 
@@ -305,7 +326,15 @@ def _training_batches(source: SplitSource, batch_size: int, seed: int, first_epo
                    .batch(window)
                    .enumerate()
                    .flat_map(plain(lambda index, block: shuffled_window(index, block, epoch))))
-        return _batched(records, source, batch_size).take(steps).enumerate().map(
+        if bucketed is not None:  # records grouped by their length, then parsed a batch at a time
+            measured = records.map(plain(lambda record: (record, example_lengths(source, source.layout.parse(
+                record[None])[0])[0])), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            batches = bucketed(measured, lambda record, length: length).map(
+                plain(lambda record, length: source.layout.parse(record)), num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True)
+        else:
+            batches = _batched(records, source, batch_size)
+        return batches.take(steps).enumerate().map(
             plain(lambda batch, xy: (epoch, batch, *xy)))
 
     return (tf.data.Dataset.range(first_epoch, epochs)
@@ -314,6 +343,40 @@ def _training_batches(source: SplitSource, batch_size: int, seed: int, first_epo
             # shards do not tell tf.data their length; Keras wants it (progress, no "ran out of data")
             .apply(tf.data.experimental.assert_cardinality((epochs - first_epoch) * steps))
             .prefetch(tf.data.AUTOTUNE))
+
+
+def truncated(source: SplitSource) -> int:
+    """How many of the split's sequences `max_length` cuts (from the manifest's length histogram)."""
+    if source.max_length is None:
+        return 0
+    return sum(examples for length, examples in source.length_histogram if length > source.max_length)
+
+
+def bucketing(source: SplitSource, batch_size: int):
+    """`dataset.bucket_boundaries` as a function (elements, their length) -> batches of elements whose lengths
+    fall in one bucket (lengths cut to `max_length` first), each bucket's last batch at the epoch's end; None
+    without boundaries. Deterministic: the batches are a function of the elements' order."""
+    if not source.bucket_boundaries or not isinstance(source.layout, SequenceLayout):
+        return None
+    boundaries = list(source.bucket_boundaries)
+
+    def bucketed(elements: tf.data.Dataset, length_of) -> tf.data.Dataset:
+        def length(*element):
+            value = tf.cast(length_of(*element), tf.int32)
+            return tf.minimum(value, source.max_length) if source.max_length else value
+
+        return elements.bucket_by_sequence_length(plain(length), boundaries, [batch_size] * (len(boundaries) + 1))
+
+    return bucketed
+
+
+def example_lengths(source: SplitSource, features) -> tf.Tensor:
+    """Each stored sequence's length as the histogram of the manifest counts it: tokens of a text, steps."""
+    if source.preprocessing.tokenizer is not None:
+        from data.text import split_tokens
+
+        return tf.cast(split_tokens(features, source.preprocessing.tokenizer).row_lengths(), tf.int32)
+    return tf.cast(features.row_lengths(), tf.int32)
 
 
 def evaluation_batches(source: SplitSource, batch_size: int, limit: int | None = None) -> tf.data.Dataset:
@@ -430,4 +493,6 @@ def split_source(folder: Path, manifest: dict, split: str, dataset_cfg,
         augment=tuple(OmegaConf.to_container(dataset_cfg.augment)) if split == "train" else (),
         features_only=dataset_cfg.task == "unsupervised",
         max_length=dataset_cfg.get("max_length"), padding_value=float(dataset_cfg.get("padding_value", 0.0)),
-        stored_bytes=sum(int(shard["bytes"]) for shard in entry["shards"]))
+        stored_bytes=sum(int(shard["bytes"]) for shard in entry["shards"]),
+        bucket_boundaries=tuple(dataset_cfg.get("bucket_boundaries") or ()) if split == "train" else (),
+        length_histogram=tuple(tuple(pair) for pair in entry.get("lengths", {}).get("histogram", ())))

@@ -114,7 +114,7 @@ CASES = [
     (["dataset=digit_features", "dataset.input_shape=[64]"], "dataset.input_shape=[64] is invalid: is not used with "
                                                              "dataset.features"),
     (["dataset=bar"], "dataset=bar: no such option; available: cifar10, diabetes, digit_features, digits, fashion_mnist, image_folder, "
-                     "mnist, multilabel, synthetic, wine"),
+                     "imdb, mnist, multilabel, synthetic, text_file, text_folder, topics, waves, wine"),
     (["optimizer=nosuch"], "optimizer=nosuch: no such option"),
     (["trainer=nosuch"], "trainer=nosuch: no such option"),
     (["stage=nosuch"], "stage=nosuch: no such option"),

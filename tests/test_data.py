@@ -90,8 +90,9 @@ def test_cli_prepares_lists_and_reports_errors(tmp_path, capsys):
     assert "digits" in listing and "prepared," in listing and "synthetic" in listing
     assert main(["mnist-typo", "--data-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == ("error: unknown dataset 'mnist-typo'; "
-                                              "known: cifar10, diabetes, digit_features, digits, fashion_mnist, image_folder, mnist, "
-                                              "multilabel, synthetic, wine")
+                                              "known: cifar10, diabetes, digit_features, digits, fashion_mnist, image_folder, imdb, "
+                                              "mnist, multilabel, synthetic, text_file, text_folder, topics, "
+                                              "waves, wine")
 
 
 def test_a_large_dataset_is_written_in_several_shards_in_constant_chunks(tmp_path, monkeypatch):

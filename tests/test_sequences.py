@@ -29,6 +29,7 @@ ARGS = {"rnn_topics": [*SMALL_RNN, *TOPICS, *COMMON],
         "rnn_waves": [*SMALL_RNN, *WAVES, *COMMON, "optimizer.lr=0.01", "trainer.epochs=6", "model.cell=lstm"]}
 TEXTS = ["Yesterday the team was not brilliant in the final.", "The experiment was superb and elegant!"]
 CHAIN = [("batch", 1), ("validated", 2), ("evaluating", 0)]
+LOGS: dict[str, str] = {}  # each trained run's stderr
 
 
 def json_stdout(result) -> dict:
@@ -52,6 +53,7 @@ def trained(workdir) -> dict:
     for name, args in ARGS.items():
         result = run_main(workdir, *args)
         assert result.returncode == 0, result.stderr
+        LOGS[name] = result.stderr
         model, dataset = name.split("_")
         runs[name] = sorted((workdir / "results" / model / dataset).iterdir())[-1]
     return runs
@@ -85,6 +87,13 @@ def test_text_is_stored_as_tfrecords_with_its_vocabulary_and_lengths(workdir, tr
     waves = manifest(workdir, "waves")
     assert waves["record"]["x_shape"] == [None, 2] and len(waves["stats"]["feature_mean"]) == 2  # per channel
     assert 20 <= waves["splits"]["val"]["lengths"]["min"] and waves["splits"]["val"]["lengths"]["max"] <= 40
+    [folder] = (workdir / "data").glob("waves-*")
+    steps, _ = load_split(folder, "train")
+    assert all(row.shape[1] == 2 for row in steps)
+    cut = sum(len(row) > 32 for row in steps)  # dataset.max_length=32 of waves of 20 to 40 steps: training says so
+    assert 0 < cut and f"dataset.max_length=32 cuts {cut} of the {len(steps)} train sequences" in LOGS[
+        "transformer_waves"]
+    assert "cuts" not in LOGS["rnn_topics"]  # 19 tokens at most: nothing to cut
 
 
 def test_sequence_models_learn(trained):
@@ -222,3 +231,45 @@ def test_a_dataset_of_empty_texts_is_refused(tmp_path):
         _write_sequence_splits(tmp_path, {"all": from_arrays(texts, np.zeros(len(texts), "int64"))}, plans,
                                OmegaConf.create(OmegaConf.to_container(cfg)))
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_vocabulary_is_a_pure_function_of_the_counts_and_tokenizing_is_stateless():
+    from collections import Counter
+
+    import tensorflow as tf
+
+    from data.text import Tokenizer, fitted_vocabulary
+
+    counts = Counter({"b": 3, "a": 3, "c": 1, "[UNK]": 9, "d": 1})
+    assert fitted_vocabulary(counts, 5) == ["", "[UNK]", "a", "b", "c"]  # ties in token order; [UNK] kept aside
+    record = {"kind": "words", "vocabulary_size": 5, "lowercase": True, "strip_punctuation": True,
+              "vocabulary": ["", "[UNK]", "a", "b", "c"]}
+    tokenizer = Tokenizer(record)
+    ids = tokenizer(tf.constant(["A b, zebra C!", ""]))
+    assert ids.to_list() == [[2, 3, 1, 4], []]
+    characters = Tokenizer({**record, "kind": "characters", "vocabulary": ["", "[UNK]", "a", "b", " "]})
+    assert characters(tf.constant(["Ab c"])).to_list() == [[2, 3, 4, 1]]
+    graph = tf.function(tokenizer).get_concrete_function(tf.TensorSpec([None], tf.string)).graph
+    stateful = [op.type for op in graph.get_operations() if op._is_stateful]  # tf.data would run them serially
+    assert stateful == []
+
+
+@pytest.mark.parametrize("cache", ["memory", "none"])
+def test_buckets_batch_similar_lengths_and_keep_every_epoch_a_function_of_the_seed(workdir, trained, cache):
+    from data.pipeline import split_source, training_batches
+    from tests.conftest import compose_config
+
+    [folder] = (workdir / "data").glob("topics-*")
+    cfg = compose_config("model=rnn", *TOPICS, "dataset.bucket_boundaries=[12,16]", f"dataset.cache={cache}",
+                         "dataset.shuffle_window=40").dataset
+    source = split_source(folder, manifest(workdir, "topics"), "train", cfg)
+    steps = source.training_steps(16)
+    assert steps >= -(-source.count // 16)  # each bucket ends in a batch of its own
+    epochs = [[x.numpy() for x, _ in training_batches(source, 16, 7, epoch, epoch + 1)] for epoch in (0, 1)]
+    both = [x.numpy() for x, _ in training_batches(source, 16, 7, 0, 2)]
+    assert len(both) == 2 * steps and len(epochs[0]) == steps
+    assert all((a == b).all() for a, b in zip(both, epochs[0] + epochs[1]))  # resumed at epoch 1: the same
+    assert sum(len(batch) for batch in epochs[0]) == source.count
+    for batch in epochs[0]:  # a batch's real lengths share one bucket: < 12, 12-15, >= 16
+        lengths = (batch != 0).sum(axis=1)
+        assert len({int((n >= 12) + (n >= 16)) for n in lengths}) == 1

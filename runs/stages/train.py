@@ -21,7 +21,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from conf.errors import UserError
-from data.pipeline import evaluation_batches, split_source, steps_per_epoch, training_batches
+from data.pipeline import evaluation_batches, split_source, training_batches, truncated
 from data.prepare import SPLITS, prepare_dataset, read_manifest
 from data.preprocessing import Preprocessing
 from models import build_model
@@ -176,6 +176,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     preprocessing = training_preprocessing(run_dir, manifest, config)
     splits = {split: split_source(folder, manifest, split, config.dataset, preprocessing) for split in SPLITS}
     batch_size = config.trainer.batch_size
+    if truncated(splits["train"]):
+        log.info("dataset.max_length=%d cuts %d of the %d train sequences (their lengths: %s)",
+                 config.dataset.max_length, truncated(splits["train"]), splits["train"].count,
+                 {key: value for key, value in manifest["splits"]["train"]["lengths"].items() if key != "histogram"})
 
     @functools.cache
     def evaluation(split: str):
@@ -195,7 +199,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("continuing from %s (epoch %d)", plan.start_from, plan.first_epoch)
     trainer = config.trainer
     limit = trainer.limit_batches
-    steps = min(steps_per_epoch(splits["train"].count, batch_size), trainer.overfit_batches or limit or 2**62)
+    steps = min(splits["train"].training_steps(batch_size), trainer.overfit_batches or limit or 2**62)
     cut_back(run_dir, plan.first_epoch, plan.first_epoch * steps)  # a resumed run's records end where it resumes
     if plan.first_epoch < trainer.epochs:
         with out_of_memory_as_user_error(config), numeric_errors_as_user_error(trainer.check_numerics):
