@@ -113,6 +113,32 @@ CASES = [
     (["dataset=digit_features", "dataset.features.image.shape=[0]"], "dataset.features.image.shape=[0] is invalid"),
     (["dataset=digit_features", "dataset.input_shape=[64]"], "dataset.input_shape=[64] is invalid: is not used with "
                                                              "dataset.features"),
+    # sequences and text (issue #22)
+    (["model=rnn", "dataset=topics", "dataset.tokenizer.kind=bpe"],
+     "dataset.tokenizer.kind='bpe' is invalid: must be one of words, characters"),
+    (["model=rnn", "dataset=topics", "dataset.tokenizer.vocabulary_size=2"],
+     "dataset.tokenizer.vocabulary_size=2 is invalid: tokens kept, padding and unknown included: in [3, 1048576]"),
+    (["model=rnn", "dataset=topics", "+dataset.tokenizer.ngrams=2"], "dataset.tokenizer={'kind': 'words', "),
+    (["model=rnn", "dataset=waves", "dataset.dtype=string", "dataset.input_shape=[null]"], "dataset.tokenizer={} is invalid: text "
+                                                               "(dataset.dtype=string) needs a tokenizer"),
+    (["model=rnn", "dataset=topics", "dataset.input_shape=[null,3]"], "dataset.input_shape=[None, 3] is invalid: "
+                                                                      "text (dataset.dtype=string) is a sequence"),
+    (["model=rnn", "dataset=waves", "dataset.input_shape=[4,null]"], "dataset.input_shape=[4, None] is invalid: a "
+                                                                     "null size only as the first (time) axis"),
+    (["model=rnn", "dataset=waves", "dataset.dtype=bytes"], "dataset.dtype='bytes' is invalid: must be one of "
+                                                            "string, int64, float32"),
+    (["model=rnn", "dataset=waves", "dataset.bucket_boundaries=[32,16]"],
+     "dataset.bucket_boundaries=[32, 16] is invalid: lengths >= 1 in increasing order"),
+    (["model=rnn", "dataset=waves", "dataset.max_length=0"], "dataset.max_length=0 is invalid: must be >= 1, or "
+                                                             "null"),
+    (["model=rnn", "dataset=waves", "dataset.augment=[{name:flip}]"],
+     "dataset.augment=[{'name': 'flip'}] is invalid: augmentation is for images; this dataset holds sequences"),
+    (["dataset.max_length=64"], "dataset.max_length=64 is invalid: only sequences are cut or bucketed"),
+    (["model=rnn", "dataset=waves", "model.cell=rnn"], "model.cell='rnn' is invalid: must be one of gru, lstm"),
+    (["model=transformer", "dataset=waves", "model.width=10", "model.heads=4"],
+     "model.width=10 is invalid: must be a multiple of model.heads=4"),
+    (["model=transformer", "dataset=waves", "model.pooling=sum"], "model.pooling='sum' is invalid: must be one of "
+                                                                  "mean, max"),
     (["dataset=bar"], "dataset=bar: no such option; available: cifar10, diabetes, digit_features, digits, fashion_mnist, image_folder, "
                      "imdb, mnist, multilabel, synthetic, text_file, text_folder, topics, waves, wine"),
     (["optimizer=nosuch"], "optimizer=nosuch: no such option"),

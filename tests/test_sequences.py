@@ -21,12 +21,12 @@ TOPICS = ["dataset=topics", "dataset.num_samples=400", "dataset.max_words=16", "
 WAVES = ["dataset=waves", "dataset.num_samples=200", "dataset.max_length_generated=40", "dataset.max_length=32"]
 SMALL_RNN = ["model=rnn", "model.units=8", "model.embedding_dim=8"]
 SMALL_TRANSFORMER = ["model=transformer", "model.layers=1", "model.width=8", "model.heads=2", "model.feedforward=16"]
-COMMON = ["trainer.epochs=3", "seed=3", "trainer.keep_checkpoints=1", "trainer.batch_size=16"]
-ARGS = {"rnn_topics": [*SMALL_RNN, *TOPICS, *COMMON],
-        "transformer_topics": [*SMALL_TRANSFORMER, *TOPICS, *COMMON, "dataset.cache=none",
-                               "dataset.shuffle_window=50"],  # streamed from the shards, shuffled in windows
-        "transformer_waves": [*SMALL_TRANSFORMER, *WAVES, *COMMON, "optimizer.lr=0.01", "trainer.epochs=6"],
-        "rnn_waves": [*SMALL_RNN, *WAVES, *COMMON, "optimizer.lr=0.01", "trainer.epochs=6", "model.cell=lstm"]}
+COMMON = ["trainer.epochs=2", "seed=3", "trainer.keep_checkpoints=1", "trainer.batch_size=16"]
+ARGS = {"rnn_topics": [*SMALL_RNN, *TOPICS, *COMMON, "model.bidirectional=false", "dataset.cache=none",
+                       "dataset.shuffle_window=50"],  # streamed from the shards, shuffled in windows
+        "transformer_topics": [*SMALL_TRANSFORMER, *TOPICS, *COMMON],
+        "transformer_waves": [*SMALL_TRANSFORMER, *WAVES, *COMMON, "optimizer.lr=0.01", "trainer.epochs=5"],
+        "rnn_waves": [*SMALL_RNN, *WAVES, *COMMON, "optimizer.lr=0.01", "trainer.epochs=5", "model.cell=lstm"]}
 TEXTS = ["Yesterday the team was not brilliant in the final.", "The experiment was superb and elegant!"]
 CHAIN = [("batch", 1), ("validated", 2), ("evaluating", 0)]
 LOGS: dict[str, str] = {}  # each trained run's stderr
@@ -111,13 +111,13 @@ def test_sequence_models_learn(trained):
 def test_a_streamed_text_run_killed_at_any_moment_resumes_to_the_uninterrupted_run(workdir, trained):
     results, folder = "killed", None
     for point, epoch in CHAIN:
-        start = ARGS["transformer_topics"] if folder is None else [f"run={folder}"]
+        start = ARGS["rnn_topics"] if folder is None else [f"run={folder}"]
         killed = run_main(workdir, *start, f"results_dir={results}", fault={"point": point, "epoch": epoch})
         assert killed.returncode == -9, (point, killed.stderr)
-        [folder] = (workdir / results / "transformer" / "topics").iterdir()
+        [folder] = (workdir / results / "rnn" / "topics").iterdir()
     resumed = run_main(workdir, f"run={folder}", f"results_dir={results}")
     assert resumed.returncode == 0, resumed.stderr
-    reference = trained["transformer_topics"]
+    reference = trained["rnn_topics"]
     assert comparable_metrics(folder) == comparable_metrics(reference)
     assert (folder / "history.csv").read_text() == (reference / "history.csv").read_text()
     assert scalar_series(folder) == scalar_series(reference)
@@ -199,16 +199,6 @@ def test_models_and_datasets_that_do_not_fit_are_one_line(workdir, trained):
         (["model=transformer", *TOPICS, "dataset.max_length=null"],
          "error: model=transformer learns one position embedding per step: set dataset.max_length (e.g. "
          "dataset.max_length=256) for dataset topics"),
-        (["model=rnn", *TOPICS, "dataset.tokenizer.kind=sentences"],
-         "error: dataset.tokenizer.kind='sentences' is invalid: must be one of words, characters"),
-        (["model=rnn", *TOPICS, "dataset.tokenizer.vocabulary_size=1"],
-         "error: dataset.tokenizer.vocabulary_size=1 is invalid: tokens kept, padding and unknown included: in "
-         "[3, 1048576]"),
-        (["model=rnn", "dataset=waves", "dataset.input_shape=[null,3]"],
-         "error: dataset.input_shape=[None, 3] is invalid: waves are sequences of two channels: [null, 2]"),
-        (["model=rnn", *TOPICS, "dataset.dtype=float32"],
-         "error: dataset.tokenizer={'kind': 'words', 'vocabulary_size': 60, 'lowercase': True, 'strip_punctuation': "
-         "True} is invalid: tokenizes text: it needs dataset.dtype=string"),
     ]
     for args, expected in cases:
         result = run_main(workdir, *args, "trainer.epochs=1", "results_dir=refused")
