@@ -226,7 +226,8 @@ def _normaliser(source: SplitSource):
         return normalise_fields
 
     features = (sequence_normaliser(source.preprocessing, source.max_length, source.padding_value)
-                if isinstance(source.layout, SequenceLayout) else feature_normaliser(source.preprocessing, source.input_shape))
+                if isinstance(source.layout, SequenceLayout)
+                else feature_normaliser(source.preprocessing, source.input_shape))
     integer_targets = source.layout.y_dtype == "int64"
 
     @plain

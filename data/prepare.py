@@ -423,7 +423,8 @@ def _checked_sequences(cfg: DictConfig, layout: SequenceLayout, x: Any, first: i
         where = f"dataset {cfg.name}, example {first + index}"
         if layout.x_dtype == "string":
             if not isinstance(value, (str, bytes)):
-                raise UserError(f"{where} is {type(value).__name__}, not a text: every example of a text dataset is one")
+                raise UserError(f"{where} is {type(value).__name__}, not a text: every example of a text dataset "
+                                "is one")
             if isinstance(value, bytes):
                 try:
                     value = value.decode("utf-8")

@@ -31,7 +31,8 @@ def tokenizer_spec(config: Any) -> dict[str, Any]:
 
     spec = OmegaConf.to_container(config) if OmegaConf.is_config(config) else dict(config)
     return {"kind": spec["kind"], "vocabulary_size": int(spec.get("vocabulary_size", 20000)),
-            "lowercase": bool(spec.get("lowercase", True)), "strip_punctuation": bool(spec.get("strip_punctuation", True))}
+            "lowercase": bool(spec.get("lowercase", True)),
+            "strip_punctuation": bool(spec.get("strip_punctuation", True))}
 
 
 def split_tokens(texts, spec: dict[str, Any]):

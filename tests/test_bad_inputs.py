@@ -119,7 +119,8 @@ CASES = [
     (["model=rnn", "dataset=topics", "dataset.tokenizer.vocabulary_size=2"],
      "dataset.tokenizer.vocabulary_size=2 is invalid: tokens kept, padding and unknown included: in [3, 1048576]"),
     (["model=rnn", "dataset=topics", "+dataset.tokenizer.ngrams=2"], "dataset.tokenizer={'kind': 'words', "),
-    (["model=rnn", "dataset=waves", "dataset.dtype=string", "dataset.input_shape=[null]"], "dataset.tokenizer={} is invalid: text "
+    (["model=rnn", "dataset=waves", "dataset.dtype=string", "dataset.input_shape=[null]"],
+     "dataset.tokenizer={} is invalid: text "
                                                                "(dataset.dtype=string) needs a tokenizer"),
     (["model=rnn", "dataset=topics", "dataset.input_shape=[null,3]"], "dataset.input_shape=[None, 3] is invalid: "
                                                                       "text (dataset.dtype=string) is a sequence"),

@@ -92,6 +92,6 @@ def test_text_file_mistakes_are_one_line(tmp_path, capsys):
     assert main(["text_file", f"path={jsonl}", "--data-dir", str(tmp_path / "data")]) == 2
     assert capsys.readouterr().err.strip() == f"error: {jsonl}, line 2: 'text' is not a string"
     assert main(["text_file", f"path={tmp_path / 'reviews.txt'}", "--data-dir", str(tmp_path / "data")]) == 2
-    assert capsys.readouterr().err.strip() == (f"error: dataset.path='{tmp_path / 'reviews.txt'}' is invalid: a .csv or "
-                                               ".jsonl file")
+    assert capsys.readouterr().err.strip() == (
+        f"error: dataset.path='{tmp_path / 'reviews.txt'}' is invalid: a .csv or .jsonl file")
     assert not (tmp_path / "data").exists()

@@ -11,7 +11,8 @@ scale or train-split standardisation, is inside); outputs named for the task: `p
 targets' raw units (regression), or what the model's `outputs` hook names (a VAE's
 `reconstruction` and `latent_mean`): the same function `infer` calls. A text model's SavedModel takes
 `inputs`, tf.string `(batch,)`, and tokenizes inside; a model of numeric sequences takes `inputs`, float32
-`(batch, steps, channels)` padded anyhow, and `lengths`, int32 `(batch,)`; both cut to `dataset.max_length`. Load it with
+`(batch, steps, channels)` padded anyhow, and `lengths`, int32 `(batch,)`; both cut to `dataset.max_length`.
+Load it with
 `tf.saved_model.load(path).signatures["serving_default"](inputs=...)`, without this project.
 """
 
