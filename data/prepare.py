@@ -678,6 +678,7 @@ def _folder_size(folder: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # text and sequences are written with TensorFlow: quietly
     parser = argparse.ArgumentParser(prog="python -m data.prepare", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="datasets to prepare (names of conf/dataset/*.yaml), then "
                         "key=value overrides of their config, as training takes them")

@@ -26,9 +26,10 @@ ARGS = {"rnn_topics": [*SMALL_RNN, *TOPICS, *COMMON, "model.bidirectional=false"
                        "dataset.shuffle_window=50"],  # streamed from the shards, shuffled in windows
         "transformer_topics": [*SMALL_TRANSFORMER, *TOPICS, *COMMON],
         "transformer_waves": [*SMALL_TRANSFORMER, *WAVES, *COMMON, "optimizer.lr=0.01", "trainer.epochs=5"],
-        "rnn_waves": [*SMALL_RNN, *WAVES, *COMMON, "optimizer.lr=0.01", "trainer.epochs=5", "model.cell=lstm"]}
+        "rnn_waves": [*SMALL_RNN, *WAVES, *COMMON, "optimizer.lr=0.01", "trainer.epochs=5", "model.cell=lstm",
+                      "model.bidirectional=false"]}  # bidirectional: test_padding_changes_no_output
 TEXTS = ["Yesterday the team was not brilliant in the final.", "The experiment was superb and elegant!"]
-CHAIN = [("batch", 1), ("validated", 2), ("evaluating", 0)]
+CHAIN = [("batch", 1), ("evaluating", 0)]  # inside an epoch, and after training (tests/test_resume.py: all moments)
 LOGS: dict[str, str] = {}  # each trained run's stderr
 
 
@@ -263,3 +264,33 @@ def test_buckets_batch_similar_lengths_and_keep_every_epoch_a_function_of_the_se
     for batch in epochs[0]:  # a batch's real lengths share one bucket: < 12, 12-15, >= 16
         lengths = (batch != 0).sum(axis=1)
         assert len({int((n >= 12) + (n >= 16)) for n in lengths}) == 1
+
+
+@pytest.mark.parametrize("model", ["rnn", "transformer"])
+def test_padding_changes_no_output(model):
+    """A sequence's outputs are the same alone and in a batch padded to a longer member: padding is masked."""
+    import numpy as np
+
+    from data.preprocessing import Preprocessing
+    from models import build_model
+    from tests.conftest import compose_config
+
+    args = SMALL_RNN if model == "rnn" else SMALL_TRANSFORMER
+    for dataset in (["dataset=waves", "dataset.max_length=16"], TOPICS):
+        config = compose_config(*args, *dataset)
+        text = "tokenizer" in config.dataset and bool(config.dataset.tokenizer)
+        record = {"kind": "words", "vocabulary_size": 60, "lowercase": True, "strip_punctuation": True,
+                  "vocabulary": ["", "[UNK]", *(f"w{i}" for i in range(58))]} if text else None
+        built = build_model(config, Preprocessing("none", 1.0, tokenizer=record))
+        rng = np.random.default_rng(0)
+        if text:
+            short, long = rng.integers(2, 60, (1, 5)), rng.integers(2, 60, (1, 12))
+            batch = np.concatenate([np.pad(short, [[0, 0], [0, 7]]), long]).astype("int32")
+        else:
+            short, long = rng.normal(size=(1, 5, 2)), rng.normal(size=(1, 12, 2))
+            padding = np.full((1, 7, 2), built.padding_value)
+            batch = np.concatenate([np.concatenate([short, padding], axis=1), long]).astype("float32")
+        alone = built.predict_outputs(short.astype(batch.dtype))["probabilities"]
+        padded = built.predict_outputs(batch)["probabilities"]
+        np.testing.assert_allclose(padded[:1], alone, atol=1e-5)
+        assert not np.allclose(padded[0], padded[1])  # the other sequence is read, not masked away
