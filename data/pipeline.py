@@ -5,7 +5,8 @@ the batches it would have seen, and two runs with one seed see the same ones. Ho
 is shuffled depends on where the split lives (`dataset.cache`):
 
 - in memory (small splits; `auto` picks it up to MEMORY_BYTES of decoded features): the split is
-  read once and each epoch is a full permutation of it, drawn with a stateless shuffle;
+  read once (texts tokenized once) and each epoch is a full permutation of it, drawn with a stateless
+  shuffle;
 - streamed from its shards (any size; memory does not grow with the dataset): each epoch reads
   the shards in an order drawn from (seed, epoch), interleaving 16 at a time, and permutes the
   examples within consecutive windows of `dataset.shuffle_window` examples, each window with its
@@ -194,8 +195,9 @@ def sequence_normaliser(preprocessing: Preprocessing, max_length: int | None, pa
 
         tokenizer = Tokenizer(preprocessing.tokenizer)
 
-        def tokens(texts: tf.Tensor) -> tf.Tensor:
-            return padded(tokenizer(texts), max_length, 0)
+        def tokens(texts: tf.Tensor | tf.RaggedTensor) -> tf.Tensor:
+            ids = tokenizer(texts) if texts.dtype == tf.string else texts  # ids: tokenized once, in memory
+            return padded(ids, max_length, 0)
 
         return tokens
     shift, divisor = (tf.constant(v) for v in preprocessing.feature_transform())
@@ -280,6 +282,10 @@ def _training_batches(source: SplitSource, batch_size: int, seed: int, first_epo
         features, labels = read_all(source)
         count = source.count
         lengths = example_lengths(source, features) if bucketed is not None else None  # once, not per epoch
+        if source.preprocessing.tokenizer is not None and isinstance(source.layout, SequenceLayout):
+            from data.text import Tokenizer
+
+            features = Tokenizer(source.preprocessing.tokenizer)(features)  # once: every epoch gathers the ids
 
         def gathered(values, index):
             return tf.nest.map_structure(lambda value: tf.gather(value, index), values)
