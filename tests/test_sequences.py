@@ -24,7 +24,7 @@ SMALL_TRANSFORMER = ["model=transformer", "model.layers=1", "model.width=8", "mo
 COMMON = ["trainer.epochs=2", "seed=3", "trainer.keep_checkpoints=1", "trainer.batch_size=16"]
 ARGS = {"rnn_topics": [*SMALL_RNN, *TOPICS, *COMMON, "model.bidirectional=false", "dataset.cache=none",
                        "dataset.shuffle_window=50"],  # streamed from the shards, shuffled in windows
-        "transformer_topics": [*SMALL_TRANSFORMER, *TOPICS, *COMMON],
+        "transformer_topics": [*SMALL_TRANSFORMER, *TOPICS, *COMMON, "trainer.precision=mixed_bfloat16"],
         "transformer_waves": [*SMALL_TRANSFORMER, *WAVES, *COMMON, "optimizer.lr=0.01", "trainer.epochs=5"],
         "rnn_waves": [*SMALL_RNN, *WAVES, *COMMON, "optimizer.lr=0.01", "trainer.epochs=5", "model.cell=lstm",
                       "model.bidirectional=false"]}  # bidirectional: test_padding_changes_no_output
