@@ -48,16 +48,29 @@ def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("sequences")
 
 
-@pytest.fixture(scope="module")
-def trained(workdir) -> dict:
-    runs = {}
-    for name, args in ARGS.items():
-        result = run_main(workdir, *args)
+class TrainedRuns(dict):
+    """The module's runs by name, each trained when a test first asks for it: the text tests and the waves
+    tests are two xdist groups, each worker training only the runs its group reads."""
+
+    def __init__(self, workdir) -> None:
+        super().__init__()
+        self.workdir = workdir
+
+    def __missing__(self, name: str):
+        result = run_main(self.workdir, *ARGS[name])
         assert result.returncode == 0, result.stderr
         LOGS[name] = result.stderr
         model, dataset = name.split("_")
-        runs[name] = sorted((workdir / "results" / model / dataset).iterdir())[-1]
-    return runs
+        self[name] = sorted((self.workdir / "results" / model / dataset).iterdir())[-1]
+        return self[name]
+
+
+@pytest.fixture(scope="module")
+def trained(workdir) -> TrainedRuns:
+    return TrainedRuns(workdir)
+
+
+WAVES_GROUP = pytest.mark.xdist_group("sequence_waves")
 
 
 def manifest(workdir, name: str) -> dict:
@@ -68,6 +81,7 @@ def manifest(workdir, name: str) -> dict:
 def test_text_is_stored_as_tfrecords_with_its_vocabulary_and_lengths(workdir, trained):
     from data.prepare import load_split
 
+    trained["rnn_topics"]  # noqa: B018 -- trains it, and prepares topics
     topics = manifest(workdir, "topics")
     assert topics["record"] == {"format": "sequences", "x_dtype": "string", "x_shape": [None], "y_dtype": "int64",
                                 "y_shape": []}
@@ -85,6 +99,14 @@ def test_text_is_stored_as_tfrecords_with_its_vocabulary_and_lengths(workdir, tr
     record = json.loads((trained["rnn_topics"] / "preprocessing.json").read_text())
     assert record["tokenizer"] == {"kind": "words", "vocabulary_size": 60, "lowercase": True,
                                    "strip_punctuation": True, "vocabulary": vocabulary}
+    assert "cuts" not in LOGS["rnn_topics"]  # 19 tokens at most: nothing to cut
+
+
+@WAVES_GROUP
+def test_numeric_sequences_are_stored_per_step_and_cut_to_max_length(workdir, trained):
+    from data.prepare import load_split
+
+    trained["transformer_waves"]  # noqa: B018 -- trains it, and prepares waves
     waves = manifest(workdir, "waves")
     assert waves["record"]["x_shape"] == [None, 2] and len(waves["stats"]["feature_mean"]) == 2  # per channel
     assert 20 <= waves["splits"]["val"]["lengths"]["min"] and waves["splits"]["val"]["lengths"]["max"] <= 40
@@ -94,19 +116,21 @@ def test_text_is_stored_as_tfrecords_with_its_vocabulary_and_lengths(workdir, tr
     cut = sum(len(row) > 32 for row in steps)  # dataset.max_length=32 of waves of 20 to 40 steps: training says so
     assert 0 < cut and f"dataset.max_length=32 cuts {cut} of the {len(steps)} train sequences" in LOGS[
         "transformer_waves"]
-    assert "cuts" not in LOGS["rnn_topics"]  # 19 tokens at most: nothing to cut
 
 
-def test_sequence_models_learn(trained):
+def test_text_models_report_their_metrics(trained):
     rnn, transformer = read_metrics(trained["rnn_topics"]), read_metrics(trained["transformer_topics"])
     for metrics in (rnn, transformer):
         assert set(metrics["test"]) == {"loss", "accuracy"}
+
+
+@WAVES_GROUP
+def test_sequence_models_learn_the_shapes_of_waves(trained):
     for name in ("transformer_waves", "rnn_waves"):
         with open(trained[name] / "history.csv") as handle:
             history = list(csv.DictReader(handle))
         assert float(history[-1]["loss"]) < float(history[0]["loss"]), name  # it learns the shapes
         assert read_metrics(trained[name])["val"]["accuracy"] > 0.4, name  # 4 shapes: chance is 0.25
-    print({name: read_metrics(run)["val"] for name, run in trained.items()})
 
 
 def test_a_streamed_text_run_killed_at_any_moment_resumes_to_the_uninterrupted_run(workdir, trained):
@@ -143,6 +167,7 @@ def test_evaluate_infer_from_strings_and_a_served_savedmodel_agree(workdir, trai
     np.testing.assert_allclose(served["probabilities"], [p["probabilities"] for p in predictions], atol=1e-5)
 
 
+@WAVES_GROUP
 def test_numeric_sequences_of_any_length_are_inferred_and_served(workdir, trained):
     from data.prepare import load_split
 
@@ -163,13 +188,10 @@ def test_numeric_sequences_of_any_length_are_inferred_and_served(workdir, traine
     np.testing.assert_allclose(served["probabilities"], [p["probabilities"] for p in predictions], atol=1e-5)
 
 
-def test_bad_sequence_input_is_one_line(workdir, trained):
-    text, waves = trained["rnn_topics"], trained["transformer_waves"]
+@WAVES_GROUP
+def test_bad_numeric_sequence_input_is_one_line(workdir, trained):
+    waves = trained["transformer_waves"]
     cases = [
-        (text, '["a fine match", ""]', "error: input element 1 is an empty text; every element needs at least one "
-                                       "word"),
-        (text, "[[1, 2, 3]]", "error: input element 0 is list [1, 2, 3], not a text; the model reads text "
-                              "(input='[\"a text\", \"another\"]')"),
         (waves, '["a wave"]', "error: input element 0 must hold numbers only, in a regular nested list; the "
                               "model takes sequences of steps of 2 values ([[v1, ..., v2], ...]), one or a list of "
                               "them"),
@@ -180,6 +202,18 @@ def test_bad_sequence_input_is_one_line(workdir, trained):
     ]
     for run_dir, given, expected in cases:
         result = run_main(workdir, "stage=infer", f"run={run_dir}", f"input={given}")
+        assert result.returncode == 2 and error_line(result) == expected, (given, result.stderr)
+
+
+def test_bad_text_input_is_one_line(workdir, trained):
+    text = trained["rnn_topics"]
+    cases = [
+        ('["a fine match", ""]', "error: input element 1 is an empty text; every element needs at least one word"),
+        ("[[1, 2, 3]]", "error: input element 0 is list [1, 2, 3], not a text; the model reads text "
+                        "(input='[\"a text\", \"another\"]')"),
+    ]
+    for given, expected in cases:
+        result = run_main(workdir, "stage=infer", f"run={text}", f"input={given}")
         assert result.returncode == 2 and error_line(result) == expected, (given, result.stderr)
     (workdir / "latin1.txt").write_bytes("un match très ennuyeux\n".encode("latin-1"))
     result = run_main(workdir, "stage=infer", f"run={text}", f"input={workdir / 'latin1.txt'}")
@@ -250,6 +284,7 @@ def test_buckets_batch_similar_lengths_and_keep_every_epoch_a_function_of_the_se
     from data.pipeline import split_source, training_batches
     from tests.conftest import compose_config
 
+    trained["rnn_topics"]  # noqa: B018 -- prepares topics
     [folder] = (workdir / "data").glob("topics-*")
     cfg = compose_config("model=rnn", *TOPICS, "dataset.bucket_boundaries=[12,16]", f"dataset.cache={cache}",
                          "dataset.shuffle_window=40").dataset
