@@ -182,6 +182,10 @@ class BaseModel:
         self.sequences = not isinstance(shape, dict) and bool(shape) and shape[0] is None
         tokenizer = getattr(self.preprocessing, "tokenizer", None)
         self.vocabulary_size = len(tokenizer["vocabulary"]) if self.sequences and tokenizer else None
+        if self.sequences and config.dataset.get("dtype") == "string" and not tokenizer:
+            raise UserError(f"model={self.name()} on text needs the run's preprocessing record with its vocabulary "
+                            f"(preprocessing.json's tokenizer): dataset {config.dataset.name} was prepared with "
+                            "dataset.tokenizer, which the record keeps")
         self.input_dtype = "int32" if self.vocabulary_size else "float32"
         self.padding_value = float(config.dataset.get("padding_value", 0.0))
         self.max_length = config.dataset.get("max_length")
