@@ -445,9 +445,10 @@ MAX_VOCABULARY = 1 << 20
 
 
 def is_sequence(input_shape: Any) -> bool:
-    """Whether examples of this input shape are sequences of any length (a null first size)."""
-    shape = _plain(input_shape) or []
-    return bool(shape) and shape[0] is None
+    """Whether examples of this input shape are sequences of any length (a null first size); named features
+    (a dict of shapes) never are."""
+    shape = _plain(input_shape)
+    return isinstance(shape, (list, tuple)) and bool(shape) and shape[0] is None
 
 
 def check_tokenizer(key: str, tokenizer: Any) -> None:

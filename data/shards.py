@@ -184,7 +184,7 @@ class SequenceLayout:
 
         train = tf.train
         records = []
-        for value, target in zip(x, np.asarray(y).reshape(len(y), -1)):
+        for value, target in zip(x, np.asarray(y).reshape(len(y), -1), strict=True):
             if self.x_dtype == "string":
                 feature = train.Feature(bytes_list=train.BytesList(value=[str(value).encode("utf-8")]))
             elif self.x_dtype == "int64":
@@ -212,10 +212,6 @@ class SequenceLayout:
             x = tf.RaggedTensor.from_row_lengths(tf.reshape(x.flat_values, [-1, self.channels]),
                                                  x.row_lengths() // self.channels)
         return x, y
-
-    def length(self, value) -> int:
-        """Steps of one stored example (of a numeric sequence; a text's length is its number of tokens)."""
-        return len(value)
 
 
 def take(values: np.ndarray | dict[str, np.ndarray], index) -> np.ndarray | dict[str, np.ndarray]:

@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from conf import CONF_DIR, PROJECT_ROOT
 from conf.errors import UserError, first_line
-from conf.schema import TASKS, ModelConfig, optimized_metrics, target_tasks
+from conf.schema import TASKS, ModelConfig, is_sequence, optimized_metrics, target_tasks
 
 if TYPE_CHECKING:
     import keras
@@ -179,7 +179,7 @@ class BaseModel:
         """What a model of sequences needs to know: whether it reads token ids (`vocabulary_size` of them,
         0 = padding) or numeric steps (padded with `padding_value`), and `max_length`."""
         shape = self.input_shape
-        self.sequences = not isinstance(shape, dict) and bool(shape) and shape[0] is None
+        self.sequences = is_sequence(shape)
         tokenizer = getattr(self.preprocessing, "tokenizer", None)
         self.vocabulary_size = len(tokenizer["vocabulary"]) if self.sequences and tokenizer else None
         if self.sequences and config.dataset.get("dtype") == "string" and not tokenizer:

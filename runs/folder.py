@@ -137,8 +137,9 @@ def load_preprocessing(run_dir: Path, config: DictConfig):
     if config.dataset.get("features"):
         features = {name: int(np.prod(f.shape)) for name, f in config.dataset.features.items()}
     else:
-        shape = list(config.dataset.input_shape)
-        features = int(np.prod(shape[1:] if shape and shape[0] is None else shape))  # a sequence: per step
+        from data.prepare import values_per_step
+
+        features = values_per_step(config.dataset.input_shape)  # of a sequence: per step
     if config.dataset.get("targets"):
         outputs = {name: int(t.get("num_outputs", 1)) for name, t in config.dataset.targets.items()
                    if t.task == "regression"}

@@ -218,7 +218,7 @@ def test_bad_text_input_is_one_line(workdir, trained):
     (workdir / "latin1.txt").write_bytes("un match très ennuyeux\n".encode("latin-1"))
     result = run_main(workdir, "stage=infer", f"run={text}", f"input={workdir / 'latin1.txt'}")
     assert error_line(result) == (f"error: input={workdir / 'latin1.txt'} is not UTF-8 text: byte 11 (0xe8) cannot "
-                                  "be decoded")
+                                  "be decoded; convert it (e.g. iconv -t utf-8)")
     assert not list((text / "infer").glob("*/predictions.json")) or all(
         json.loads(p.read_text())["predictions"] for p in (text / "infer").glob("*/predictions.json"))
 

@@ -29,7 +29,7 @@ def load_imdb(cfg, files):
 
     def reader(part: str):
         def read(labels_only: bool = False):
-            texts, labels = [], []
+            texts, labels, count = [], [], 0
             with tarfile.open(path, "r:gz") as archive:
                 for member in archive:
                     match = MEMBER.match(member.name)
@@ -40,24 +40,14 @@ def load_imdb(cfg, files):
                         texts.append(decoded(archive.extractfile(member).read(), f"{path}:{member.name}"))
                     if len(labels) == CHUNK_EXAMPLES:
                         yield (None if labels_only else np.array(texts, dtype=object)), np.array(labels, "int64")
-                        texts, labels = [], []
+                        count, texts, labels = count + len(labels), [], []
             if labels:
                 yield (None if labels_only else np.array(texts, dtype=object)), np.array(labels, "int64")
+            elif count == 0:
+                raise UserError(f"{path} holds no review under aclImdb/{part}/neg or aclImdb/{part}/pos")
         return read
 
-    def checked(part: str):
-        read = reader(part)
-
-        def read_checked(labels_only: bool = False):
-            count = 0
-            for x, y in read(labels_only):
-                count += len(y)
-                yield x, y
-            if count == 0:
-                raise UserError(f"{path} holds no review under aclImdb/{part}/neg or aclImdb/{part}/pos")
-        return read_checked
-
-    return {"train": checked("train"), "test": checked("test")}
+    return {"train": reader("train"), "test": reader("test")}
 
 
 SOURCE = Source(load_imdb, (ARCHIVE,), CLASS_NAMES)

@@ -26,6 +26,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from conf.schema import is_sequence
 from data.pipeline import feature_normaliser, input_shapes
 from runs.stages.trained_run import load_trained_model, report, trained_run
 
@@ -43,7 +44,7 @@ def export(cfg: DictConfig) -> dict[str, float]:
     network = model.network
     threshold = float(cfg.stage.threshold)
     shapes = input_shapes(run.config.dataset)
-    if not isinstance(shapes, dict) and shapes and shapes[0] is None:
+    if is_sequence(shapes):
         archive = sequence_archive(run, model, shapes, threshold)
         return write_archive(archive, run)
     names = list(shapes) if isinstance(shapes, dict) else [None]

@@ -34,6 +34,8 @@ import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from conf.errors import UserError, first_line
+from conf.schema import is_sequence
+from data.text import decoded
 from runs.stages.trained_run import load_trained_model, report, trained_run
 
 FILE_SUFFIXES = (".npy", ".json", ".csv")
@@ -169,14 +171,10 @@ def read_texts(value: Any) -> list[str]:
             path = Path(value)
             if not path.is_file():
                 raise UserError(f"input={value}: no such file")
-            raw, source = path.read_bytes()[:MAX_TEXT_BYTES + 1], f"input={value}"
-            if len(raw) > MAX_TEXT_BYTES:
+            source = f"input={value}"
+            if path.stat().st_size > MAX_TEXT_BYTES:  # refused before it is read
                 raise UserError(f"{source} is larger than {MAX_TEXT_BYTES >> 20} MB")
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise UserError(f"{source} is not UTF-8 text: byte {error.start} ({raw[error.start]:#04x}) cannot "
-                                "be decoded") from None
+            text = decoded(path.read_bytes(), source)
         try:
             data = parse_json(text, source) if value == "-" and text.lstrip().startswith(("[", '"')) else None
         except ValueError:
@@ -259,22 +257,17 @@ def infer(cfg: DictConfig) -> dict[str, float]:
 
     run = trained_run(cfg)
     shape = input_shapes(run.config.dataset)
-    if not isinstance(shape, dict) and shape and shape[0] is None:  # text, or numeric sequences
-        batch = sequence_batch(run, cfg.input, shape)
-        model = load_trained_model(run.config, run.path, run.preprocessing)
-        outputs = model.predict_outputs(batch, float(cfg.stage.threshold))
-        report("predictions.json", {**run.header(), "predictions": [
-            {name: as_json(values[index]) for name, values in outputs.items()} for index in range(len(batch))]})
-        return {}
-    if isinstance(shape, dict):
-        batch = as_named_batch(read_input(cfg.input), shape)
+    if is_sequence(shape):  # text, or numeric sequences: padded inputs, normalised by the pipeline's own code
+        inputs = sequence_batch(run, cfg.input, shape)
+    elif isinstance(shape, dict):
+        inputs = run.preprocessing.apply(as_named_batch(read_input(cfg.input), shape))
     elif isinstance(cfg.input, str) and Path(cfg.input).suffix.lower() in IMAGE_SUFFIXES:
-        batch = read_image(cfg.input, shape)
+        inputs = run.preprocessing.apply(read_image(cfg.input, shape))
     else:
-        batch = as_batch(read_input(cfg.input), shape)
+        inputs = run.preprocessing.apply(as_batch(read_input(cfg.input), shape))
     model = load_trained_model(run.config, run.path, run.preprocessing)
-    outputs = model.predict_outputs(run.preprocessing.apply(batch), float(cfg.stage.threshold))
-    count = len(next(iter(batch.values()))) if isinstance(batch, dict) else len(batch)
+    outputs = model.predict_outputs(inputs, float(cfg.stage.threshold))
+    count = len(next(iter(inputs.values()))) if isinstance(inputs, dict) else len(inputs)
     report("predictions.json", {**run.header(), "predictions": [
         {name: as_json(values[index]) for name, values in outputs.items()} for index in range(count)]})
     return {}

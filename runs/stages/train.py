@@ -176,9 +176,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     preprocessing = training_preprocessing(run_dir, manifest, config)
     splits = {split: split_source(folder, manifest, split, config.dataset, preprocessing) for split in SPLITS}
     batch_size = config.trainer.batch_size
-    if truncated(splits["train"]):
+    cut = truncated(splits["train"])
+    if cut:
         log.info("dataset.max_length=%d cuts %d of the %d train sequences (their lengths: %s)",
-                 config.dataset.max_length, truncated(splits["train"]), splits["train"].count,
+                 config.dataset.max_length, cut, splits["train"].count,
                  {key: value for key, value in manifest["splits"]["train"]["lengths"].items() if key != "histogram"})
 
     @functools.cache
