@@ -104,7 +104,7 @@ class DatasetConfig:
     max_length: int | None = None  # longer sequences are cut to this many steps (tokens); null keeps every step
     bucket_boundaries: list[int] = field(default_factory=list)  # training batches of lengths in the same bucket
     padding_value: float = 0.0  # numeric sequences: the value of a padded step after normalisation (masked)
-    # Text (dtype string): {kind: words | characters, vocabulary_size: 20000, lowercase: true,
+    # Text (dtype string): {kind: words | characters | wordpiece, vocabulary_size: 20000, lowercase: true,
     # strip_punctuation: true}, fitted on the train split when the dataset is prepared
     tokenizer: dict[str, Any] = field(default_factory=dict)
 
@@ -439,7 +439,7 @@ def check_task_metrics(cfg: DictConfig) -> None:
 
 
 FEATURE_DTYPES = ("string", "int64", "float32")
-TOKENIZER_KINDS = ("words", "characters")
+TOKENIZER_KINDS = ("words", "characters", "wordpiece")
 TOKENIZER_KEYS = ("kind", "vocabulary_size", "lowercase", "strip_punctuation")
 MAX_VOCABULARY = 1 << 20
 

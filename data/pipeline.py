@@ -281,11 +281,11 @@ def _training_batches(source: SplitSource, batch_size: int, seed: int, first_epo
     if source.in_memory():
         features, labels = read_all(source)
         count = source.count
-        lengths = example_lengths(source, features) if bucketed is not None else None  # once, not per epoch
         if source.preprocessing.tokenizer is not None and isinstance(source.layout, SequenceLayout):
             from data.text import Tokenizer
 
             features = Tokenizer(source.preprocessing.tokenizer)(features)  # once: every epoch gathers the ids
+        lengths = tf.cast(features.row_lengths(), tf.int32) if bucketed is not None else None  # once, not per epoch
 
         def gathered(values, index):
             return tf.nest.map_structure(lambda value: tf.gather(value, index), values)
@@ -323,6 +323,8 @@ def _training_batches(source: SplitSource, batch_size: int, seed: int, first_epo
             tf.range(size), seed=tf.stack([tf.constant(seed, tf.int64), epoch * 2**32 + index]), max_index=size - 1)
         return tf.data.Dataset.from_tensor_slices(tf.gather(block, order))
 
+    length_of = record_length(source) if bucketed is not None else None
+
     @plain
 
     def epoch_records(epoch: tf.Tensor) -> tf.data.Dataset:
@@ -334,8 +336,8 @@ def _training_batches(source: SplitSource, batch_size: int, seed: int, first_epo
                    .enumerate()
                    .flat_map(plain(lambda index, block: shuffled_window(index, block, epoch))))
         if bucketed is not None:  # records grouped by their length, then parsed a batch at a time
-            measured = records.map(plain(lambda record: (record, example_lengths(source, source.layout.parse(
-                record[None])[0])[0])), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            measured = records.map(plain(lambda record: (record, length_of(record))),
+                                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             batches = bucketed(measured, lambda record, length: length).map(
                 plain(lambda record, length: source.layout.parse(record)), num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=True)
@@ -377,13 +379,20 @@ def bucketing(source: SplitSource, batch_size: int):
     return bucketed
 
 
-def example_lengths(source: SplitSource, features) -> tf.Tensor:
-    """Each stored sequence's length as the histogram of the manifest counts it: tokens of a text, steps."""
+def record_length(source: SplitSource):
+    """record (a serialised example) -> its sequence length as the manifest's histogram counts it: tokens of a
+    text (by the run's tokenizer, made here once, outside the pipeline's traced functions), or steps."""
+    tokenize = None
     if source.preprocessing.tokenizer is not None:
-        from data.text import split_tokens
+        from data.text import Tokenizer
 
-        return tf.cast(split_tokens(features, source.preprocessing.tokenizer).row_lengths(), tf.int32)
-    return tf.cast(features.row_lengths(), tf.int32)
+        tokenize = Tokenizer(source.preprocessing.tokenizer)
+
+    def length_of(record: tf.Tensor) -> tf.Tensor:
+        features = source.layout.parse(record[None])[0]
+        return tf.cast((features if tokenize is None else tokenize(features)).row_lengths()[0], tf.int32)
+
+    return length_of
 
 
 def evaluation_batches(source: SplitSource, batch_size: int, limit: int | None = None) -> tf.data.Dataset:

@@ -24,6 +24,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,8 @@ from data.download import sha256_of as _sha256
 from data.preprocessing import RunningMoments
 from data.shards import (FieldsLayout, ImagePathLayout, RecordLayout, SequenceLayout, SplitWriter, count_of, read_split,
                          take)
-from data.text import TokenCounter, token_counts, tokenizer_spec
 from data.sources import SOURCES, Reader
+from data.text import TokenCounter, Tokenizer, tokenizer_spec
 
 SPLITS = ("train", "val", "test")
 MANIFEST = "manifest.json"
@@ -450,8 +451,6 @@ def _write_sequence_splits(staging: Path, parts: dict[str, Reader], plans: dict[
                            ) -> tuple[SequenceLayout, dict[str, Any], dict[str, Any]]:
     """`_write_splits` for sequences: TFRecord shards, the tokenizer's vocabulary counted on the train texts,
     each split's lengths (steps, or tokens of a text) recorded; per-channel statistics of numeric steps."""
-    from collections import Counter
-
     writers: dict[str, SplitWriter] = {}
     layout = None
     steps = RunningMoments()
@@ -473,28 +472,41 @@ def _write_sequence_splits(staging: Path, parts: dict[str, Reader], plans: dict[
                 chosen_x = [rows[i] for i in chosen]
                 chosen_y = y[chosen].reshape(len(chosen), *layout.y_shape).astype(layout.y_dtype)
                 writers[split].write(chosen_x, chosen_y)
-                if tokens is not None:
-                    counted = tokens.add(chosen_x) if split == "train" else token_counts(chosen_x, tokens.spec)
-                else:
-                    counted = [len(row) for row in chosen_x]
+                if tokens is None:
+                    lengths[split].update(len(row) for row in chosen_x)
                     if split == "train":
                         steps.add(np.concatenate(chosen_x).reshape(-1, layout.channels or 1))
-                lengths[split].update(int(n) for n in counted)
+                elif split == "train":
+                    tokens.add(chosen_x)
             start += len(y)
     if layout is None:
         raise UserError(f"dataset {cfg.name} has no examples")
-    if tokens is not None and not any(n for n in lengths["train"] if n):
-        raise UserError(f"dataset {cfg.name}: every text of its train split is empty once tokenized "
-                        f"(dataset.tokenizer={tokens.spec}): there is nothing to learn from")
     stats: dict[str, Any] = {}
     if steps.count:
         stats["feature_mean"], stats["feature_std"] = steps.result()
+    entries = {split: writer.close() for split, writer in writers.items()}
     if tokens is not None:
         stats["tokenizer"] = {**tokens.spec, "vocabulary": tokens.vocabulary()}
-    entries = {split: writer.close() for split, writer in writers.items()}
+        for split, entry in entries.items():
+            lengths[split] = _token_lengths(staging, entry, layout, Tokenizer(stats["tokenizer"]))
+        if not any(n for n in lengths["train"] if n):
+            raise UserError(f"dataset {cfg.name}: every text of its train split is empty once tokenized "
+                            f"(dataset.tokenizer={tokens.spec}): there is nothing to learn from")
     for split, entry in entries.items():
         entry["lengths"] = length_summary(lengths[split])
     return layout, entries, stats
+
+
+def _token_lengths(staging: Path, entry: dict[str, Any], layout: SequenceLayout, tokenizer: Tokenizer) -> Counter:
+    """How many texts of a written split have each number of tokens, read back from its shards once the
+    vocabulary is known (a `wordpiece` text's length depends on it), with the pipeline's own tokenizer."""
+    import tensorflow as tf
+
+    files = [str(staging / shard["file"]) for shard in entry["shards"]]
+    counts: Counter = Counter()
+    for records in tf.data.TFRecordDataset(files).batch(4096) if files else []:
+        counts.update(int(n) for n in tokenizer(layout.parse(records)[0]).row_lengths().numpy())
+    return counts
 
 
 def length_summary(lengths: Any) -> dict[str, Any]:

@@ -2,12 +2,13 @@
 in the input pipeline, in `infer` and inside the exported SavedModel.
 
 `dataset.tokenizer = {kind, vocabulary_size, lowercase, strip_punctuation}`: `words` splits on white space,
-`characters` into Unicode characters; `lowercase` and `strip_punctuation` (the ASCII punctuation Keras'
-`TextVectorization` strips) are applied first. The vocabulary follows `TextVectorization`'s convention: id 0
-is padding (`""`, the value a batch is padded with, which models mask), id 1 is every token outside the
-vocabulary (`[UNK]`), then the train split's most frequent tokens, ties broken by the token itself, so a
-vocabulary is a pure function of the train split. It is kept in the prepared folder's manifest and in each
-run's preprocessing record.
+`characters` into Unicode characters, `wordpiece` splits each word into sub-word pieces (`data.wordpiece`), so
+a word never seen in training is still read from its parts; `lowercase` and `strip_punctuation` (the ASCII
+punctuation Keras' `TextVectorization` strips) are applied first. The vocabulary follows `TextVectorization`'s
+convention: id 0 is padding (`""`, the value a batch is padded with, which models mask), id 1 is every token
+outside the vocabulary (`[UNK]`), then the train split's most frequent tokens, ties broken by the token itself
+(for `wordpiece`: its characters, then merged pieces), so a vocabulary is a pure function of the train split.
+It is kept in the prepared folder's manifest and in each run's preprocessing record.
 
 Only TensorFlow's own stateless string and search ops are used (see `Tokenizer`): a SavedModel that tokenizes
 inside is served by TensorFlow alone.
@@ -36,7 +37,8 @@ def tokenizer_spec(config: Any) -> dict[str, Any]:
 
 
 def split_tokens(texts, spec: dict[str, Any]):
-    """A batch of strings (tf.string, shape [batch]) -> its tokens, a RaggedTensor [batch, None] of strings."""
+    """A batch of strings (tf.string, shape [batch]) -> its tokens, a RaggedTensor [batch, None] of strings
+    (the words a `wordpiece` tokenizer then splits)."""
     import tensorflow as tf
 
     if spec["lowercase"]:
@@ -56,24 +58,24 @@ def fitted_vocabulary(counts: Counter, size: int) -> list[str]:
 
 
 class TokenCounter:
-    """Counts the tokens of chunks of texts (the train split, streamed while it is written)."""
+    """Counts the tokens (words, for `wordpiece`) of chunks of texts: the train split, streamed while it is
+    written."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec, self.counts = spec, Counter()
 
-    def add(self, texts: Iterable[str]) -> np.ndarray:
-        """Count the tokens of `texts`; returns each text's number of tokens."""
+    def add(self, texts: Iterable[str]) -> None:
         tokens = split_tokens(_as_tensor(texts), self.spec)
         self.counts.update(token.decode("utf-8", "replace") for token in tokens.flat_values.numpy())
-        return tokens.row_lengths().numpy()
 
     def vocabulary(self) -> list[str]:
+        if self.spec["kind"] == "wordpiece":
+            from data.wordpiece import learn_vocabulary
+
+            counts = Counter({token: n for token, n in self.counts.items() if token not in (PADDING, UNKNOWN)})
+            pieces = learn_vocabulary(counts, self.spec["vocabulary_size"] - 2)
+            return [PADDING, UNKNOWN, *(piece for piece in pieces if piece not in (PADDING, UNKNOWN))]
         return fitted_vocabulary(self.counts, self.spec["vocabulary_size"])
-
-
-def token_counts(texts: Iterable[str], spec: dict[str, Any]) -> np.ndarray:
-    """Each text's number of tokens (its sequence length before truncation)."""
-    return split_tokens(_as_tensor(texts), spec).row_lengths().numpy()
 
 
 def _as_tensor(texts: Iterable[str]):
@@ -106,6 +108,13 @@ class Tokenizer:
         self.spec = {key: record[key] for key in ("kind", "vocabulary_size", "lowercase", "strip_punctuation")}
         vocabulary = list(record["vocabulary"])
         self.size = len(vocabulary)
+        if self.spec["kind"] == "wordpiece":
+            from data.wordpiece import MAX_PIECE_CHARS, longest_piece
+
+            self.longest = longest_piece(vocabulary[2:])
+            if self.longest > MAX_PIECE_CHARS:
+                raise UserError(f"a wordpiece vocabulary holds a piece of {self.longest} characters; its pieces have "
+                                f"at most {MAX_PIECE_CHARS}: fit it again")
         fingerprints = tf.strings.to_hash_bucket_strong(tf.constant(vocabulary[2:], tf.string), HASH_BUCKETS,
                                                         HASH_KEY).numpy()
         order = np.argsort(fingerprints, kind="stable")
@@ -115,23 +124,32 @@ class Tokenizer:
         self.fingerprints = fingerprints[order]
         self.ids = (order + 2).astype("int32")
 
-    def lookup(self, tokens):
-        """Token strings (any shape) -> their ids, 1 for a token outside the vocabulary."""
+    def lookup(self, tokens, missing: int = 1):
+        """Token strings (any shape) -> their ids, `missing` (1, the unknown id) for one outside the vocabulary."""
         import tensorflow as tf
 
         if not len(self.ids):
-            return tf.ones_like(tokens, dtype=tf.int32)
+            return tf.fill(tf.shape(tokens), missing)
         fingerprints = tf.strings.to_hash_bucket_strong(tokens, HASH_BUCKETS, HASH_KEY)
         flat = tf.reshape(fingerprints, [-1])
         known = tf.constant(self.fingerprints)
         at = tf.minimum(tf.searchsorted(known, flat), len(self.ids) - 1)
-        ids = tf.where(tf.gather(known, at) == flat, tf.gather(tf.constant(self.ids), at), 1)
+        ids = tf.where(tf.gather(known, at) == flat, tf.gather(tf.constant(self.ids), at), missing)
         return tf.reshape(ids, tf.shape(tokens))
 
     def __call__(self, texts):
+        """A batch of strings -> their token ids, a RaggedTensor [batch, None] of int32."""
         import tensorflow as tf
 
-        return tf.ragged.map_flat_values(self.lookup, split_tokens(texts, self.spec))
+        tokens = split_tokens(texts, self.spec)
+        if self.spec["kind"] != "wordpiece":
+            return tf.ragged.map_flat_values(self.lookup, tokens)
+        from data.wordpiece import split_ids
+
+        pieces = split_ids(tokens.flat_values, lambda strings: self.lookup(strings, missing=-1), self.longest, 1)
+        # text i's pieces: those of its words, which run from word row_splits[i] to row_splits[i + 1]
+        return tf.RaggedTensor.from_row_splits(pieces.values, tf.gather(pieces.row_splits, tokens.row_splits),
+                                               validate=False)  # made consistent: asserts would be stateful ops
 
 
 def decoded(raw: bytes, where: str) -> str:

@@ -115,7 +115,7 @@ CASES = [
                                                              "dataset.features"),
     # sequences and text (issue #22)
     (["model=rnn", "dataset=topics", "dataset.tokenizer.kind=bpe"],
-     "dataset.tokenizer.kind='bpe' is invalid: must be one of words, characters"),
+     "dataset.tokenizer.kind='bpe' is invalid: must be one of words, characters, wordpiece"),
     (["model=rnn", "dataset=topics", "dataset.tokenizer.vocabulary_size=2"],
      "dataset.tokenizer.vocabulary_size=2 is invalid: tokens kept, padding and unknown included: in [3, 1048576]"),
     (["model=rnn", "dataset=topics", "+dataset.tokenizer.ngrams=2"], "dataset.tokenizer={'kind': 'words', "),

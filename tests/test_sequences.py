@@ -24,7 +24,9 @@ SMALL_TRANSFORMER = ["model=transformer", "model.layers=1", "model.width=8", "mo
 COMMON = ["trainer.epochs=2", "seed=3", "trainer.keep_checkpoints=1", "trainer.batch_size=16"]
 ARGS = {"rnn_topics": [*SMALL_RNN, *TOPICS, *COMMON, "model.bidirectional=false", "dataset.cache=none",
                        "dataset.shuffle_window=50"],  # streamed from the shards, shuffled in windows
-        "transformer_topics": [*SMALL_TRANSFORMER, *TOPICS, *COMMON, "trainer.precision=mixed_bfloat16"],
+        "transformer_topics": [*SMALL_TRANSFORMER, *TOPICS, *COMMON, "trainer.precision=mixed_bfloat16",
+                               "dataset.tokenizer.kind=wordpiece", "dataset.tokenizer.vocabulary_size=120",
+                               "dataset.max_length=48", "data_dir=data_wordpiece"],  # sub-words: other data
         "transformer_waves": [*SMALL_TRANSFORMER, *WAVES, *COMMON, "optimizer.lr=0.01", "trainer.epochs=5"],
         "rnn_waves": [*SMALL_RNN, *WAVES, *COMMON, "optimizer.lr=0.01", "trainer.epochs=5", "model.cell=lstm",
                       "model.bidirectional=false"]}  # bidirectional: test_padding_changes_no_output
@@ -167,6 +169,29 @@ def test_evaluate_infer_from_strings_and_a_served_savedmodel_agree(workdir, trai
     np.testing.assert_allclose(served["probabilities"], [p["probabilities"] for p in predictions], atol=1e-5)
 
 
+def test_a_wordpiece_model_reads_words_it_never_saw_and_is_served_with_strings(workdir, trained):
+    run_dir = trained["transformer_topics"]
+    [folder] = (workdir / "data_wordpiece").glob("topics-*")
+    tokenizer = json.loads((folder / "manifest.json").read_text())["stats"]["tokenizer"]
+    vocabulary = tokenizer["vocabulary"]
+    assert tokenizer["kind"] == "wordpiece" and len(vocabulary) == 120 and "##s" in vocabulary
+    record = json.loads((run_dir / "preprocessing.json").read_text())["tokenizer"]
+    assert record == tokenizer  # the run keeps the pieces it was trained with
+    texts = ["The teams were brilliantly superb", "Zzyzx quantumly"]  # words no topics text holds
+    import tensorflow as tf
+
+    from data.text import Tokenizer
+
+    ids = Tokenizer(record)(tf.constant(texts)).to_list()
+    assert len(ids[0]) > 5 and ids[0].count(1) == 0  # five words in known pieces, none unknown
+    inferred = json_stdout(run_main(workdir, "stage=infer", f"run={run_dir}", f"input={json.dumps(texts)}"))
+    exported = json_stdout(run_main(workdir, "stage=export", f"run={run_dir}"))
+    served = serve_exported(workdir, exported["saved_model"], np.array(texts))
+    assert served["class"] == [p["class"] for p in inferred["predictions"]]
+    np.testing.assert_allclose(served["probabilities"], [p["probabilities"] for p in inferred["predictions"]],
+                               atol=1e-2)  # bfloat16 (trainer.precision=mixed_bfloat16)
+
+
 @WAVES_GROUP
 def test_numeric_sequences_of_any_length_are_inferred_and_served(workdir, trained):
     from data.prepare import load_split
@@ -279,16 +304,18 @@ def test_vocabulary_is_a_pure_function_of_the_counts_and_tokenizing_is_stateless
     assert stateful == []
 
 
-@pytest.mark.parametrize("cache", ["memory", "none"])
-def test_buckets_batch_similar_lengths_and_keep_every_epoch_a_function_of_the_seed(workdir, trained, cache):
+@pytest.mark.parametrize(("cache", "run"), [("memory", "rnn_topics"), ("none", "rnn_topics"),
+                                            ("none", "transformer_topics")])  # words, and wordpiece streamed
+def test_buckets_batch_similar_lengths_and_keep_every_epoch_a_function_of_the_seed(workdir, trained, cache, run):
     from data.pipeline import split_source, training_batches
     from tests.conftest import compose_config
 
-    trained["rnn_topics"]  # noqa: B018 -- prepares topics
-    [folder] = (workdir / "data").glob("topics-*")
-    cfg = compose_config("model=rnn", *TOPICS, "dataset.bucket_boundaries=[12,16]", f"dataset.cache={cache}",
-                         "dataset.shuffle_window=40").dataset
-    source = split_source(folder, manifest(workdir, "topics"), "train", cfg)
+    trained[run]  # noqa: B018 -- prepares its topics
+    [folder] = (workdir / ("data" if run == "rnn_topics" else "data_wordpiece")).glob("topics-*")
+    dataset = [arg for arg in ARGS[run] if arg.startswith("dataset.")]
+    cfg = compose_config("model=rnn", *TOPICS, *dataset, "dataset.bucket_boundaries=[12,16]",
+                         f"dataset.cache={cache}", "dataset.shuffle_window=40").dataset
+    source = split_source(folder, json.loads((folder / "manifest.json").read_text()), "train", cfg)
     steps = source.training_steps(16)
     assert steps >= -(-source.count // 16)  # each bucket ends in a batch of its own
     epochs = [[x.numpy() for x, _ in training_batches(source, 16, 7, epoch, epoch + 1)] for epoch in (0, 1)]
