@@ -17,6 +17,7 @@ import optuna
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
+from conf.errors import first_line
 from runs.atomic_files import replace_atomically, write_text_atomically
 
 log = logging.getLogger("hpsearch")
@@ -43,12 +44,14 @@ def trials_csv(study: optuna.Study, params: dict[str, Any]) -> str:
 
 
 def optimization_results(study: optuna.Study, params: dict[str, Any]) -> dict[str, Any]:
-    """Best parameters and value (one objective) or the Pareto front (several), plus counts by state."""
+    """The published plugin's keys (`name: optuna`; `best_params` and `best_value` for one objective, or the
+    Pareto front as `solutions`, each `{params, values}`, for several), and this project's beside them: the study,
+    its directions and where they came from, counts by state, the searched keys, the best trial and folders."""
     def config_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         return {key: params[key].value(value) if key in params else value for key, value in trial.params.items()}
 
     counts = {state.name: sum(t.state == state for t in study.trials) for state in TrialState}
-    results: dict[str, Any] = {"study_name": study.study_name,
+    results: dict[str, Any] = {"name": "optuna", "study_name": study.study_name,
                                "directions": [d.name.lower() for d in study.directions],
                                "direction_source": study.user_attrs.get("direction_source", "hydra.sweeper.direction"),
                                "trials": {k: v for k, v in counts.items() if v},
@@ -61,8 +64,8 @@ def optimization_results(study: optuna.Study, params: dict[str, Any]) -> dict[st
         results.update(best_trial=best.number, best_value=best.value, best_params=config_params(best),
                        best_folder=trial_folder(best))
     else:
-        results["pareto_front"] = [{"trial": t.number, "values": t.values, "params": config_params(t),
-                                    "folder": trial_folder(t)} for t in study.best_trials]
+        results["solutions"] = [{"params": config_params(t), "values": t.values, "trial": t.number,
+                                 "folder": trial_folder(t)} for t in study.best_trials]
     return results
 
 
@@ -92,23 +95,26 @@ def write_plots(study: optuna.Study, sweep_dir: Path) -> None:
         if len(complete) < 2:
             log.info("no %s plot: fewer than two complete trials", name)
             continue
+        target = {} if len(study.directions) == 1 else {"target": lambda trial: trial.values[0],
+                                                           "target_name": "objective 0"}
         try:
-            html = html_plot(study, target=_first(study)).to_html(include_plotlyjs="cdn")
-            with warnings.catch_warnings():  # Optuna marks its matplotlib plots experimental
-                warnings.simplefilter("ignore")
-                axes = png_plot(study, target=_first(study))
-        except (ValueError, RuntimeError) as error:  # e.g. no parameter varied across trials
-            log.info("no %s plot: %s", name, error)
+            # what Optuna warns while it draws (matplotlib plots are experimental, ...) is logged, not raised: an
+            # app run with `python -W error`, as the published plugin's tests run theirs, must not fail here
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                html = html_plot(study, **target).to_html(include_plotlyjs="cdn")
+                axes = png_plot(study, **target)
+        except Exception as error:  # e.g. no parameter varied across trials: the sweep's results stand without it
+            log.info("no %s plot: %s", name, first_line(str(error)))
             continue
+        for message in dict.fromkeys(str(w.message).splitlines()[0] for w in caught
+                                     if not issubclass(w.category, optuna.exceptions.ExperimentalWarning)):
+            log.info("%s plot: %s", name, message)
         write_text_atomically(sweep_dir / f"{name}.html", html)
         figure = axes.figure
         replace_atomically(sweep_dir / f"{name}.png", lambda temporary: figure.savefig(
             temporary, format="png", dpi=110, bbox_inches="tight"), suffix=".png")
         plt.close(figure)
-
-
-def _first(study: optuna.Study):
-    return None if len(study.directions) == 1 else (lambda trial: trial.values[0])
 
 
 def write_hparams(trial: optuna.trial.FrozenTrial, params: dict[str, Any], folder: Path, study_name: str,

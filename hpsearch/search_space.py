@@ -62,6 +62,8 @@ def to_parameter(key: str, sweep: Any) -> Parameter:
         if count <= 0:
             raise ConfigError(f"{key}=range({start}, {stop}, {step}) is empty (the stop value is excluded)")
         last = start + (count - 1) * step
+        if sweep.shuffle:  # shuffle(range(...)): its values as an unordered choice, as the published plugin has it
+            return _choice(key, [start + i * step for i in range(count)])
         if _is_int(start, stop, step):
             return Parameter(key, IntDistribution(start, last, step=step))
         return Parameter(key, FloatDistribution(start, last, step=step))
@@ -135,9 +137,9 @@ def get_random_config(model: type, seed: int | None = None) -> dict[str, Any]:
     """One random draw from a model class's `search_space`: the seed article's `get_random_config`."""
     return sample_params(model.search_space, random.Random(seed))
 
-def grid_values(parameter: Parameter) -> list[Any]:
-    """Every value of a finite parameter (a choice, a range, an integer interval), for the grid sampler."""
-    distribution = parameter.distribution
+def finite_values(distribution: BaseDistribution) -> list[Any] | None:
+    """Every value a distribution can take (a choice, a range, an integer interval), or None when it is
+    continuous or on a log scale."""
     if isinstance(distribution, CategoricalDistribution):
         return list(distribution.choices)
     if isinstance(distribution, IntDistribution) and not distribution.log:
@@ -145,7 +147,16 @@ def grid_values(parameter: Parameter) -> list[Any]:
     if isinstance(distribution, FloatDistribution) and distribution.step is not None:
         count = round((distribution.high - distribution.low) / distribution.step) + 1
         return [distribution.low + i * distribution.step for i in range(count)]
-    raise ConfigError(f"{parameter.key}: the grid sampler needs choice(...) or range(...), not a continuous interval")
+    return None
+
+
+def grid_values(parameter: Parameter) -> list[Any]:
+    """Every value of a finite parameter, for the grid sampler."""
+    values = finite_values(parameter.distribution)
+    if values is None:
+        raise ConfigError(f"{parameter.key}: the grid sampler needs choice(...) or range(...), not a continuous "
+                          "interval")
+    return values
 
 
 def format_value(value: Any) -> str:

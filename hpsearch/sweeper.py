@@ -39,6 +39,8 @@ from hpsearch.report import write_hparams, write_plots, write_report
 from hpsearch.search_space import Parameter, as_override, grid_values, legacy_parameter, parse_space
 from hpsearch.study import journal_path, open_storage, remove_empty_study, storage_spec
 from hpsearch.trial_process import launch_forked, preload, wait_for_any
+from hpsearch.untried import UntriedFirst
+from runs.study_name import default_study_name
 
 log = logging.getLogger("hpsearch")
 
@@ -72,9 +74,23 @@ def instantiate_sampler(config: DictConfig, space: dict[str, Parameter]) -> optu
     grid = {"search_space": {key: grid_values(p) for key, p in space.items()}} if name == "GridSampler" else {}
     seed = config.get("seed")
     if seed is None or name in ("GridSampler", "QMCSampler"):  # their sequence lives in the study, not the seed
-        return instantiate_named("hydra.sweeper.sampler", config, **grid)
-    return TrialSeededSampler(lambda trial_seed: instantiate_named("hydra.sweeper.sampler", config,
-                                                                   seed=trial_seed), seed)
+        sampler = instantiate_quietly(config, **grid)
+    else:
+        sampler = TrialSeededSampler(lambda trial_seed: instantiate_quietly(config, seed=trial_seed), seed)
+    if name in ("GridSampler", "QMCSampler", "BruteForceSampler"):  # they never repeat a point of their own
+        return sampler
+    return UntriedFirst(sampler, {key: p.distribution for key, p in space.items()}, seed, counts)
+
+
+def instantiate_quietly(config: DictConfig, **arguments: Any) -> optuna.samplers.BaseSampler:
+    """The sampler, without the warnings Optuna gives on building one (an argument it marks experimental:
+    `constant_liar`, the preset's, or `multivariate`): a seeded sweep builds a sampler per trial, and an app
+    run with `python -W error`, as the published plugin's tests run theirs, would stop on the first."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return instantiate_named("hydra.sweeper.sampler", config, **arguments)
 
 
 class TrialSeededSampler(optuna.samplers.BaseSampler):
@@ -94,7 +110,7 @@ class TrialSeededSampler(optuna.samplers.BaseSampler):
         return type(self.inner).__name__
 
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        self.inner = self.make((self.seed * 1_000_003 + trial.number) % 2**32)
+        self.inner = self.make(trial_seed(self.seed, trial.number))
         self.inner.before_trial(study, trial)
 
     def infer_relative_search_space(self, study, trial):
@@ -111,6 +127,14 @@ class TrialSeededSampler(optuna.samplers.BaseSampler):
 
     def reseed_rng(self) -> None:
         self.inner.reseed_rng()
+
+
+def trial_seed(seed: int, number: int) -> int:
+    """The seed of trial `number` of a sweep seeded with `seed`: NumPy's SeedSequence mixes the two, so the
+    trials' random draws are independent of each other (tests/test_published_behaviour.py measures it)."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed % 2**32, number]).generate_state(1)[0])
 
 
 def connect(spec: str, attempts: int = 5) -> optuna.storages.BaseStorage:
@@ -133,6 +157,13 @@ def lasting(error: Exception) -> bool:
         return True
     exc = sys.modules.get("sqlalchemy.exc")
     return exc is not None and isinstance(error, exc.ArgumentError)
+
+
+def sampler_name(sampler: optuna.samplers.BaseSampler) -> str:
+    """The configured sampler's class name, under the wrappers of this module."""
+    while hasattr(sampler, "inner"):
+        sampler = sampler.inner
+    return type(sampler).__name__
 
 
 def instantiate_named(key: str, config: DictConfig, **arguments: Any) -> Any:
@@ -210,7 +241,8 @@ class OptunaSweeper(Sweeper):
         sampler, pruner: configs with `_target_` (groups `hydra/sweeper/sampler`, `.../pruner`).
         direction: "maximize", "minimize", or a list of them for several objectives.
         storage: a database URL; None keeps a journal file in the sweep folder.
-        study_name: the study's name; also the sweep folder's name.
+        study_name: the study's name, also the sweep folder's name in main.py; None: `<model>_<dataset>` in
+            an app with those config groups, else the app's name (`runs.study_name`).
         n_trials: trials the study should have finished, counting those of earlier runs.
         n_jobs: trials launched at a time (give the launcher as many workers).
         max_failure_rate: the sweep stops once more than this fraction of finished trials failed.
@@ -268,6 +300,8 @@ class OptunaSweeper(Sweeper):
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config)
         self.sweep_dir = Path(config.hydra.sweep.dir)
+        if self.study_name is None:
+            self.study_name = default_study_name(config.hydra.runtime.choices, config.hydra.job.name)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.direction_source = "hydra.sweeper.direction"
         if self.directions is None:
@@ -288,10 +322,14 @@ class OptunaSweeper(Sweeper):
                 space.pop(override.get_key_element(), None)
                 fixed.append(override.input_line)
         if not space and not self.legacy_space and not self.custom_search_space:
-            from models import registered_class
+            target = OmegaConf.select(self.config, "model._target_", default=None)
+            if target is None:  # an app of its own with nothing to search: every trial runs its config, as published
+                self.notices.append((logging.INFO, "nothing to search: every trial runs the same config"))
+            else:
+                from models import registered_class
 
-            space = dict(registered_class(self.config.model._target_).search_space)
-            self.notices.append((logging.INFO, f"no params given: searching the model's own search_space {space}"))
+                space = dict(registered_class(target).search_space)
+                self.notices.append((logging.INFO, f"no params given: searching the model's own search_space {space}"))
         space = {**{k: v for k, v in self.legacy_space.items() if k not in space}, **parse_space(space)}
         return space, [*fixed, *self.shared_threads(space, fixed)]
 
@@ -355,9 +393,8 @@ class OptunaSweeper(Sweeper):
 
     def run_trials(self, study: optuna.Study, space: dict[str, Parameter], fixed: list[str], spec: str
                    ) -> list[JobReturn]:
-        sampler = getattr(study.sampler, "inner", study.sampler)
         log.info("study %s in %s (%s, %s): %d of %d trials already finished", study.study_name, spec,
-                 type(sampler).__name__, type(study.pruner).__name__, self.finished(study), self.n_trials)
+                 sampler_name(study.sampler), type(study.pruner).__name__, self.finished(study), self.n_trials)
         if self.n_jobs > 1 and type(self.launcher).__name__ == "BasicLauncher":
             return self.run_trials_steadily(study, space, fixed, spec)
         started, returns = time.monotonic(), []

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from conf import PROJECT_ROOT
 from conf.errors import UserError, exit_with_message
 from runs.folder import find_run, run_choices
+from runs.study_name import default_study_name
 from runs.untrusted import NAME, contained
 
 # What resuming in place writes into the run folder itself.
@@ -130,9 +131,13 @@ def check_given_dir(config: DictConfig, mode: str) -> None:
                         f"finished or interrupted run is continued with run={value}")
 
 
-def sweep_dir(results_dir: str, study_name: str | None, now: str) -> str:
+def sweep_dir(results_dir: str, study_name: str | None, now: str, sweeper: str | None = None,
+              model: str | None = None, dataset: str | None = None) -> str:
     """A multirun's folder: `results/sweeps/<study>` for an Optuna sweep (the same folder, and study, every
-    time the sweep runs again, preset or not), else a new `results/multirun/<time>`."""
+    time the sweep runs again, preset or not; `<model>_<dataset>` when the study has no name), else a new
+    `results/multirun/<time>`."""
+    if study_name is None and sweeper == "optuna":
+        study_name = default_study_name({"model": model, "dataset": dataset}, None)
     if study_name is None:
         return unique_dir(str(Path(results_dir) / "multirun" / now))
     if not NAME.match(str(study_name)):

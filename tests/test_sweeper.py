@@ -108,7 +108,7 @@ def test_multi_objective_gives_a_pareto_front(tmp_path):
     result = sweep(tmp_path / "sweep", "objectives=2", "hydra/sweeper/sampler=nsgaii",
                    "hydra.sweeper.direction=[minimize,minimize]", "hydra.sweeper.n_trials=6")
     assert result.returncode == 0, result.stderr
-    front = results(tmp_path / "sweep")["pareto_front"]
+    front = results(tmp_path / "sweep")["solutions"]
     assert front and all(len(point["values"]) == 2 for point in front)
     assert {"value_0", "value_1"} <= set(trials(tmp_path / "sweep")[0])
 
@@ -409,3 +409,54 @@ def test_trials_as_submitit_jobs_locally_and_the_shipped_slurm_settings(tmp_path
         config = compose("config", overrides=["hpsearch=mlp", "hydra/launcher=slurm"], return_hydra_config=True)
     assert config.hydra.launcher._target_.endswith("SlurmLauncher")
     assert config.hydra.launcher.gpus_per_node == 1 and config.hydra.launcher.timeout_min == 240
+
+
+def asked(sampler_config: dict, space: dict, trials: int, value=lambda params: 0.0) -> list[dict]:
+    """The parameters of `trials` trials of an in-memory study with the sweeper's sampler for `space`."""
+    import optuna
+    from omegaconf import OmegaConf
+
+    from hpsearch.search_space import parse_space
+    from hpsearch.sweeper import instantiate_sampler
+
+    parameters = parse_space(space)
+    study = optuna.create_study(sampler=instantiate_sampler(OmegaConf.create(sampler_config), parameters))
+    drawn = []
+    for _ in range(trials):
+        trial = study.ask({key: p.distribution for key, p in parameters.items()})
+        drawn.append(dict(trial.params))
+        study.tell(trial, value(trial.params))
+    return drawn
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_small_space_is_tried_whole_before_any_trial_repeats(seed):
+    """Three trials over a 3-value choice try all three; TPE past its start-up trials (it models the study and
+    proposes its best again) still tries every combination of a 6-combination space in 6 trials."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    tpe = {"_target_": "optuna.samplers.TPESampler", "seed": seed}
+    assert sorted(p["y"] for p in asked(tpe, {"y": "choice(-4, -2, 0)"}, 3)) == [-4, -2, 0]
+    assert len({p["y"] for p in asked(tpe, {"y": "choice(-4, -2, 0)"}, 5)}) == 3  # then repeats are allowed
+    modelled = asked({**tpe, "n_startup_trials": 2}, {"a": "choice(1, 2, 3)", "b": "range(0, 2)"}, 6,
+                     value=lambda params: params["a"] + params["b"])
+    assert len({(p["a"], p["b"]) for p in modelled}) == 6
+
+
+def test_a_continuous_space_gets_the_samplers_own_draws_and_trial_seeds_are_independent():
+    import numpy as np
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = {"x": "interval(0.0, 1.0)"}
+    random = {"_target_": "optuna.samplers.RandomSampler"}
+    first = [asked({**random, "seed": seed}, space, 2) for seed in range(200)]
+    # the wrapper only acts on finite spaces: these are the seeded sampler's own draws, trial by trial
+    from hpsearch.sweeper import trial_seed
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=trial_seed(7, 1)))
+    assert first[7][1]["x"] == study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)}).params["x"]
+    x0, x1 = (np.array([draws[i]["x"] for draws in first]) for i in (0, 1))
+    assert abs(np.corrcoef(x0, x1)[0, 1]) < 0.15  # trial 1's draw says nothing of trial 0's
+    assert 0.4 < x0.mean() < 0.6 and 0.4 < x1.mean() < 0.6
