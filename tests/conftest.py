@@ -94,7 +94,7 @@ def run_python(workdir: Path, code: str, *args: str, timeout: float = 120) -> su
 
 def run_script(workdir: Path, script: Path, *args: str, env: dict, timeout: float = 240) -> subprocess.CompletedProcess:
     """`python script args` in workdir with environment `env`, forked from the test server as `run_main` is:
-    for the sweeper's Hydra apps (tests/sweep_app, tests/published_examples), which then start with
+    for the sweeper's cheap Hydra app (tests/sweep_app), which then starts with
     Hydra, Optuna and the sweeper imported, about a second less CPU for every sweep."""
     return server().run(workdir, list(args), timeout, env, script=script)
 
