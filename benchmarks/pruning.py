@@ -37,7 +37,7 @@ def run_sweep(work: Path, name: str, overrides: list[str], trials: int, seed: in
 
     command = [sys.executable, str(ROOT / "main.py"), "-m", "hpsearch=mlp", *overrides, f"optimized_metric={metric}",
                f"hydra.sweeper.n_trials={trials}", f"hydra.sweeper.study_name={name}", "hydra.sweeper.n_jobs=1",
-               f"hydra.sweeper.sampler.seed={seed}", "hydra.sweeper.plots=false"]
+               f"hydra.sweeper.sampler.seed={seed}", "hydra.sweeper.plots=false", f"results_dir={work / 'results'}"]
     started = time.perf_counter()
     subprocess.run(command, cwd=work, check=True, capture_output=True, text=True)
     elapsed = time.perf_counter() - started

@@ -77,9 +77,15 @@ def instantiate_sampler(config: DictConfig, space: dict[str, Parameter]) -> optu
         sampler = instantiate_quietly(config, **grid)
     else:
         sampler = TrialSeededSampler(lambda trial_seed: instantiate_quietly(config, seed=trial_seed), seed)
-    if name in ("GridSampler", "QMCSampler", "BruteForceSampler"):  # they never repeat a point of their own
+    if name not in REDRAWN:
         return sampler
     return UntriedFirst(sampler, {key: p.distribution for key, p in space.items()}, seed, counts)
+
+
+# samplers whose repeats of a finite space's combinations are drawn again (hpsearch/untried.py): they propose
+# at random or from the study alone. The grid and QMC samplers never repeat a point of their own; CMA-ES and
+# GP keep an optimiser's state (or pay seconds) per proposal, which a second proposal for one trial would upset.
+REDRAWN = ("TPESampler", "RandomSampler", "NSGAIISampler")
 
 
 def instantiate_quietly(config: DictConfig, **arguments: Any) -> optuna.samplers.BaseSampler:

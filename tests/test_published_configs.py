@@ -143,6 +143,18 @@ def test_the_old_search_space_key_runs_with_a_notice_not_a_warning(tmp_path):
     assert results_of(tmp_path / "sweep")["name"] == "optuna" and abs(study.best_params["x"]) <= 2
 
 
+def test_params_and_the_old_search_space_together_search_both_and_params_win(tmp_path):
+    """The published plugin warns when both are set and searches `params` alone; here both are searched, and
+    for a key in both `params` wins (README: "Coming from hydra-optuna-sweeper")."""
+    output = succeeded(run_app(tmp_path, "paraboloid.py", "hydra.sweeper.plots=false", "hydra.sweeper.n_trials=4",
+                               "hydra.sweeper.search_space={x:{type:float,low:0.0,high:0.5},"
+                               "label:{type:categorical,choices:[near,far]}}")[0])
+    assert "hydra.sweeper.search_space is the published plugin's old key" in output
+    assert load_study(tmp_path / "sweep").trials[0].distributions == {
+        "x": FloatDistribution(-3.0, 3.0, step=0.5), "y": CategoricalDistribution([-4, -2, 0]),
+        "label": CategoricalDistribution(["near", "far"])}
+
+
 @pytest.mark.parametrize("max_failure_rate", [0.5, 1.0])
 def test_the_failure_rate_stops_the_sweep_or_lets_it_finish(tmp_path, max_failure_rate):
     """The published `test_failure_rate`: every trial fails; above the rate the sweep stops and its error
