@@ -135,6 +135,49 @@ class TrialSeededSampler(optuna.samplers.BaseSampler):
         self.inner.reseed_rng()
 
 
+def check_space_values(config: DictConfig, space: dict[str, Parameter]) -> None:
+    """Every value a trial of this project's main.py could get, checked against the schemas before the study
+    exists: each value of a choice or range (the first 100), an interval's bounds (for a float interval's upper
+    bound, the largest float below it also passes: dropout's range [0, 1) takes interval(0, 1)). A value the
+    schema refuses is then one line, not a failed trial and a sweep folder left behind. Only in an app with this
+    project's model and dataset groups: another app has no schema to check against."""
+    if not {"model", "dataset"} <= set(config):
+        return
+    import copy
+
+    from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
+
+    from hpsearch.search_space import finite_values
+
+    def refusal(key: str, value: Any) -> Exception | None:
+        trial = copy.deepcopy(config)
+        try:
+            OmegaConf.update(trial, key, value, merge=False)  # the schema's type
+            OmegaConf.to_object(trial[key.split(".", 1)[0]])  # the group schema's range checks (__post_init__)
+        except InterpolationResolutionError:
+            return None  # a value only the job resolves: its composition checks it
+        except (ConfigError, OmegaConfBaseException, ValueError, TypeError) as error:
+            return error
+        return None
+
+    for key, parameter in space.items():
+        if "." not in key or key.startswith(("hydra.", "+", "~")) or isinstance(
+                OmegaConf.select(config, key, default=None), DictConfig):
+            continue  # a group's choice (model=cnn), a key added with +, Hydra's own: composing the trial checks it
+        distribution = parameter.distribution
+        values = finite_values(distribution)
+        for value in (values[:100] if values is not None else [distribution.low, distribution.high]):
+            value = parameter.value(value)
+            error = refusal(key, value)
+            if error is not None and values is None and isinstance(value, float) and value == distribution.high \
+                    and refusal(key, math.nextafter(value, -math.inf)) is None:
+                error = None  # an interval open at the top: no draw reaches its bound
+            if error is not None:
+                shown = first_line(error) if isinstance(error, ConfigError) else \
+                    f"{as_override(key, value)} is invalid: {first_line(error)}"
+                raise ConfigError(f"{shown} (a value the sweep would search; nothing was started)")
+
+
 def trial_seed(seed: int, number: int) -> int:
     """The seed of trial `number` of a sweep seeded with `seed`: NumPy's SeedSequence mixes the two, so the
     trials' random draws are independent of each other (tests/test_published_behaviour.py measures it)."""
@@ -362,6 +405,7 @@ class OptunaSweeper(Sweeper):
         if self.custom_search_space:
             locate_function(self.custom_search_space)  # fail before any trial
         space, fixed = self.search_space(arguments)
+        check_space_values(self.config, space)
         spec = storage_spec(self.storage, self.sweep_dir)
         journal = journal_path(spec)
         new_journal = journal is not None and not journal.exists()
@@ -545,7 +589,8 @@ class OptunaSweeper(Sweeper):
 
     @staticmethod
     def finished(study: optuna.Study) -> int:
-        return sum(t.state.is_finished() for t in study.trials)
+        """Finished trials that count towards n_trials (not those abandoned by a dead sweep, nor surplus)."""
+        return sum(t.state.is_finished() and counts(t) for t in study.trials)
 
     def fail_abandoned_trials(self, study: optuna.Study, storage: optuna.storages.BaseStorage) -> None:
         """Trials left RUNNING by a sweep process that no longer exists: marked FAIL and run again."""

@@ -293,6 +293,12 @@ CASES = [
     (["-m", "hydra/sweeper=optuna", "hydra.sweeper.threads_per_trial=0"],
      "hydra.sweeper.threads_per_trial=0 is invalid: auto, an integer >= 1"),
     (["-m", "hydra/sweeper=optuna", "hydra.sweeper.plots=maybe"], "hydra.sweeper.plots='maybe' is invalid"),
+    # every value a sweep would search is checked before the study exists (issue #25)
+    (["-m", "hydra/sweeper=optuna", "model.dropout=choice(0.1, 2.0)"],
+     "model.dropout=2.0 is invalid: must be in [0, 1) (a value the sweep would search; nothing was started)"),
+    (["-m", "hydra/sweeper=optuna", "model.dropout=interval(0.0, 1.5)"], "model.dropout=1.5 is invalid"),
+    (["-m", "hydra/sweeper=optuna", "trainer.batch_size=range(0, 64, 32)"], "trainer.batch_size=0 is invalid"),
+    (["-m", "hydra/sweeper=optuna", "optimizer.lr=choice(0.1, abc)"], "optimizer.lr='abc' is invalid"),
     (["-m", "hydra/sweeper=optuna", "hydra.sweeper.storage=foo://bar"],
      "hydra.sweeper.storage='foo://bar' cannot be opened: Can't load plugin"),
     (["-m", "hydra/sweeper=optuna", "hydra.sweeper.custom_search_space=nosuch.func"],

@@ -167,6 +167,10 @@ def test_a_sweep_killed_three_times_still_ends_with_exactly_n_trials(tmp_path):
     assert all(r["error"] == "abandoned: its process died before the trial finished" for r in abandoned)
     completed_params = {(r["x"], r["k"]) for r in complete}
     assert all((r["x"], r["k"]) in completed_params for r in abandoned)  # each was run again, same parameters
+    import re
+
+    finished = [int(n) for n in re.findall(r"\((\d+)/5 finished\)", result.stdout + result.stderr)]
+    assert finished and max(finished) == 5  # abandoned trials are not counted as finished ones
 
 
 def test_parallel_trials_start_as_soon_as_one_ends_and_die_with_the_sweep(tmp_path):
