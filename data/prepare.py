@@ -578,9 +578,7 @@ def prepare_dataset(cfg: DictConfig, data_dir: str | Path, force: bool = False, 
     """
     if cfg.name not in SOURCES:
         raise ConfigError(f"dataset.name={cfg.name!r} is invalid: must be one of {', '.join(SOURCES)}")
-    data_dir = Path(data_dir)
-    if data_dir.exists() and not data_dir.is_dir():
-        raise UserError(f"data_dir={data_dir} is a file, not a folder: give a folder for prepared datasets")
+    data_dir = check_data_dir(data_dir)
     folder = prepared_dir(cfg, data_dir)
     if folder.exists() and not force:
         _check_prepared(folder, cfg, verify)
@@ -689,6 +687,14 @@ def _folder_size(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
+def check_data_dir(data_dir: str | Path) -> Path:
+    """`data_dir` as a Path, or a UserError when it is a file."""
+    data_dir = Path(data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise UserError(f"data_dir={data_dir} is a file, not a folder: give a folder for prepared datasets")
+    return data_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # text and sequences are written with TensorFlow: quietly
     parser = argparse.ArgumentParser(prog="python -m data.prepare", description=__doc__.splitlines()[0])
@@ -702,10 +708,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     names = [n for n in args.names if "=" not in n]
     overrides = [n for n in args.names if "=" in n]
-    if not names and not args.list:
-        parser.error("name a dataset to prepare, or pass --list")
+    if not names and not args.list:  # one line, not argparse's usage block
+        print("error: name a dataset to prepare (python -m data.prepare digits), or pass --list to see them all",
+              file=sys.stderr)
+        return 2
     try:
         if args.list:
+            check_data_dir(args.data_dir)
             for path in sorted(DATASET_CONF_DIR.glob("*.yaml")):
                 try:
                     folder = prepared_dir(dataset_config(path.stem), args.data_dir)

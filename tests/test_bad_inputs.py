@@ -265,6 +265,7 @@ CASES = [
     (["stage=infer", "run=RUN", "input=[1,2,3]"], "input has shape [3]; the model takes elements of shape [8, 8, 1]"),
     (["stage=infer", "run=RUN", "input=abc"], "input='abc' is not a JSON list"),
     (["stage=infer", "run=RUN", "input=[[1,2],[3]]"], "input must hold numbers only"),
+    (["stage=infer", "run=RUN", 'input=[["1","2","3"]]'], "input must hold numbers only"),  # numbers as JSON strings
     (["stage=infer", "run=RUN", "input=[]"], "input is empty"),
     (["stage=infer", "run=RUN", "input=nosuch.npy"], "input=nosuch.npy: no such file"),
     (["stage=infer", "run=RUN", "input=nosuch.csv"], "input=nosuch.csv: no such file"),

@@ -93,6 +93,13 @@ def test_cli_prepares_lists_and_reports_errors(tmp_path, capsys):
                                               "known: cifar10, diabetes, digit_features, digits, fashion_mnist, image_folder, imdb, "
                                               "mnist, multilabel, synthetic, text_file, text_folder, topics, "
                                               "waves, wine")
+    (tmp_path / "a_file").write_text("")
+    assert main(["--list", "--data-dir", str(tmp_path / "a_file")]) == 2  # as the form that prepares refuses it
+    assert capsys.readouterr().err.strip() == (f"error: data_dir={tmp_path / 'a_file'} is a file, not a folder: "
+                                              "give a folder for prepared datasets")
+    assert main([]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: name a dataset to prepare (python -m data.prepare digits), or pass --list to see them all"]
 
 
 def test_a_large_dataset_is_written_in_several_shards_in_constant_chunks(tmp_path, monkeypatch):

@@ -110,12 +110,21 @@ def read_input(value: Any) -> Any:
                         "(nor - for stdin)") from None
 
 
+def numbers(data: Any) -> np.ndarray:
+    """`data` as float64, or a ValueError unless it holds numbers only: `np.asarray(..., float64)` alone would
+    also read the JSON strings `"1"`, `"2"` as numbers."""
+    array = np.asarray(data)
+    if array.dtype.kind not in "biuf":  # strings, None, ragged lists (object)
+        raise ValueError("not numbers")
+    return array.astype("float64")
+
+
 def as_batch(data: Any, input_shape: tuple[int, ...]) -> np.ndarray:
     """The input as a float batch `(N, *input_shape)`, or a UserError naming the expected shape."""
     size = int(np.prod(input_shape))
     expected = f"elements of shape {list(input_shape)} (or {size} values each): one element or a list of them"
     try:
-        array = np.asarray(data, dtype="float64")
+        array = numbers(data)
     except (ValueError, TypeError, RecursionError):
         raise UserError(f"input must hold numbers only, in a regular nested list; the model takes {expected}") from None
     if array.size == 0:
@@ -224,7 +233,7 @@ def as_sequences(data: Any, input_shape: tuple) -> list[np.ndarray]:
     batch = []
     for index, element in enumerate(elements):
         try:
-            array = np.asarray(element, dtype="float64")
+            array = numbers(element)
         except (ValueError, TypeError, RecursionError):
             raise UserError(f"input element {index} must hold numbers only, in a regular nested list; the model "
                             f"takes {expected}") from None
