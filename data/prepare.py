@@ -165,13 +165,20 @@ def raw_files(cfg: DictConfig, data_dir: str | Path, download: bool) -> dict[str
     from data.download import verified_local
 
     directory = Path(data_dir) / "downloads" / cfg.name
+    created = [folder for folder in (directory, directory.parent) if not folder.exists()]
     files = {}
-    for remote in SOURCES[cfg.name].files:
-        local = verified_local(remote, directory)
-        if local is None and not download:
-            raise UserError(f"dataset {cfg.name} is not prepared and needs a download: run "
-                            f"`python -m data.prepare {cfg.name}` (or place {remote.name} in {directory})")
-        files[remote.name] = local or fetch(remote, directory)
+    try:
+        for remote in SOURCES[cfg.name].files:
+            local = verified_local(remote, directory)
+            if local is None and not download:
+                raise UserError(f"dataset {cfg.name} is not prepared and needs a download: run "
+                                f"`python -m data.prepare {cfg.name}` (or place {remote.name} in {directory})")
+            files[remote.name] = local or fetch(remote, directory)
+    except BaseException:  # no network, a refused file: no empty folders left (a partial download stays, to resume)
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     return files
 
 

@@ -200,6 +200,15 @@ def test_no_network_says_where_to_put_the_file(monkeypatch, tmp_path, capsys):
         download_module.download(remote, tmp_path)
 
 
+def test_preparing_with_no_network_leaves_no_empty_folders(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(download_module.time, "sleep", lambda seconds: None)
+    dead = tuple(RemoteFile(r.name, (f"http://127.0.0.1:9/{r.name}",), r.sha256) for r in SOURCES["mnist"].files)
+    monkeypatch.setitem(SOURCES, "mnist", dataclasses.replace(SOURCES["mnist"], files=dead))  # port 9: nothing
+    assert main(["mnist", "--data-dir", str(tmp_path)]) == 2
+    assert "could not download" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # neither downloads/ nor downloads/mnist/
+
+
 def test_training_on_an_unprepared_download_names_the_command(tmp_path):
     with pytest.raises(UserError, match=r"dataset mnist is not prepared and needs a download: run "
                                         r"`python -m data.prepare mnist`"):

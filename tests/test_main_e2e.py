@@ -103,6 +103,17 @@ def test_multirun_sweeps_every_combination(tmp_path, digits_data):
     assert all(read_metrics(job)["epochs_run"] == 1 for job in jobs)
 
 
+def test_a_batch_larger_than_the_train_split_trains_and_says_so(tmp_path, digits_data):
+    shutil.copytree(digits_data, tmp_path / "data")
+    result = run_main(tmp_path, "trainer.epochs=1", "model.hidden_units=[8]", "trainer.batch_size=5000")
+    assert result.returncode == 0, result.stderr
+    [run_dir] = (tmp_path / "results" / "mlp" / "digits").iterdir()
+    train = json.loads(next((tmp_path / "data").glob("digits*/manifest.json")).read_text())["splits"]["train"]
+    assert (f"trainer.batch_size=5000 is larger than the {train['count']} examples of the train split: each epoch "
+            f"is one batch of {train['count']}") in result.stderr
+    assert read_metrics(run_dir)["epochs_run"] == 1
+
+
 def test_a_new_model_is_one_python_file_and_one_yaml_file(tmp_path, digits_data):
     project = tmp_path / "project"
     shutil.copytree(PROJECT_ROOT, project, ignore=shutil.ignore_patterns(

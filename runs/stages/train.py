@@ -176,6 +176,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     preprocessing = training_preprocessing(run_dir, manifest, config)
     splits = {split: split_source(folder, manifest, split, config.dataset, preprocessing) for split in SPLITS}
     batch_size = config.trainer.batch_size
+    if batch_size > splits["train"].count:  # it trains, but on one short batch an epoch: say so
+        log.warning("trainer.batch_size=%d is larger than the %d examples of the train split: each epoch is one "
+                    "batch of %d", batch_size, splits["train"].count, splits["train"].count)
     cut = truncated(splits["train"])
     if cut:
         log.info("dataset.max_length=%d cuts %d of the %d train sequences (their lengths: %s)",
