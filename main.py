@@ -28,7 +28,7 @@ from conf import CONF_DIR
 from conf.errors import UserError, exit_with_message, first_line, is_disk_full, one_line_error
 from conf.schema import optimized_metrics, register_configs, validate_config
 from hpsearch.promote import apply_best
-from runs.output_dirs import discard_claims, register_resolvers
+from runs.output_dirs import claimed_job_folder, discard_claims, register_resolvers
 
 register_configs()
 register_resolvers()
@@ -218,11 +218,14 @@ def disk_full_error(error: BaseException) -> UserError | None:
     full: there is nothing to fix in the command, only space to free."""
     try:
         folder = HydraConfig.get().runtime.output_dir
-    except Exception:  # Hydra had not set up the job yet (no config, or no output_dir in it)
-        folder = os.getcwd()
+    except Exception:  # Hydra had not set up the job yet: the folder claimed for it, if any
+        folder = claimed_job_folder()
     cause: BaseException | None = error
     while cause is not None:
-        if is_disk_full(cause, folder):
+        if folder is None and isinstance(cause, OSError) and cause.filename:
+            folder = str(cause.filename)  # e.g. the job's folder Hydra could not create on the full disk
+        if is_disk_full(cause, folder or os.getcwd()):
+            folder = folder or os.getcwd()
             return UserError(f"the disk is full writing into {folder}: free some space there (or point "
                              "results_dir= at another disk) and run the command again; a training run continues "
                              "from its last checkpoint with run=<its folder>")

@@ -58,6 +58,11 @@ def unique_dir(path: str) -> str:
 _CLAIMED: list[Path] = []
 
 
+def claimed_job_folder() -> str | None:
+    """The job folder `unique_dir` created last for this command, if any (the deepest it claimed)."""
+    return str(max(_CLAIMED, key=lambda folder: len(folder.parts))) if _CLAIMED else None
+
+
 def discard_claims() -> None:
     """Remove the folders `unique_dir` created, with what is in them, unless they hold training progress:
     for a job that failed before it started (Hydra could not write its `.hydra/` files)."""

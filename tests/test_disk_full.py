@@ -61,7 +61,8 @@ def test_every_stage_on_a_full_disk_is_one_line_and_the_run_survives(tmp_path, d
         result = run_main(tmp_path, *command, results)
         assert result.returncode == 2, (command, result.stderr)
         lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: the disk is full writing into "), (command, lines)
+        assert len(lines) == 1 and lines[0].startswith(f"error: the disk is full writing into {small_disk}/"), (
+            command, lines)  # the folder on the full disk, not the folder the command started in
         assert "free some space" in lines[0] and "Traceback" not in result.stderr
         assert files_of(small_disk) == before, command  # nothing half-written, nothing of the run lost
     (small_disk / "filler").unlink()
