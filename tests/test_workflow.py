@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pytest
+import yaml
 
 from tests.conftest import PROJECT_ROOT, compose_config, run_main
 
@@ -66,23 +67,34 @@ def test_debug_fast_overfit_profile_and_nan(workdir):
 
 
 def test_loggers_tensorboard_csv_and_mlflow_with_a_sweep_as_one_experiment(workdir):
-    import os
-
-    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     from mlflow.tracking import MlflowClient
 
-    both = run_main(workdir, "logger=[tensorboard,mlflow]", "trainer.epochs=2", "model.hidden_units=[16]")
-    assert both.returncode == 0, both.stderr
+    # killed after its first epoch and resumed: one MLflow run, every epoch once
+    killed = run_main(workdir, "logger=[tensorboard,mlflow]", "trainer.epochs=2", "model.hidden_units=[16]",
+                      fault={"point": "committed", "epoch": 1})
+    assert killed.returncode == -9, killed.stderr
     [run] = (workdir / "results" / "mlp" / "digits").iterdir()
+    both = run_main(workdir, f"run={run}")
+    assert both.returncode == 0, both.stderr
     assert (run / "train").is_dir() and (run / "mlflow.json").is_file()
-    client = MlflowClient(f"file:{workdir / 'results' / 'mlruns'}")
+    # the default store is a SQLite database MLflow's own client reads as it is (no opt-in to a file store)
+    client = MlflowClient(f"sqlite:///{workdir / 'results' / 'mlflow.db'}")
     record = json.loads((run / "mlflow.json").read_text())
+    assert record["tracking_uri"] == f"sqlite:///{(workdir / 'results' / 'mlflow.db').resolve()}"
     logged = client.get_run(record["run_id"])
+    config = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
     assert logged.data.params["model.hidden_units"] == "[16]" and logged.data.params["optimizer.lr"] == "0.001"
+    assert logged.data.params["trainer.epochs"] == str(config["trainer"]["epochs"]) and len(logged.data.params) > 30
     assert logged.data.tags["run_folder"] == str(run.resolve())
-    assert [m.step for m in client.get_metric_history(record["run_id"], "val_accuracy")] == [1, 2]
+    history = [(line.split(",")) for line in (run / "history.csv").read_text().splitlines()]
+    column = history[0].index("val_accuracy")
+    assert [(m.step, m.value) for m in client.get_metric_history(record["run_id"], "val_accuracy")] == [
+        (int(row[0]), pytest.approx(float(row[column]))) for row in history[1:]]  # epochs 1, 2: once each
     metrics = json.loads((run / "metrics.json").read_text())
     assert logged.data.metrics["final_test_accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+    artifacts = [a.path for a in client.list_artifacts(record["run_id"])]
+    assert artifacts == ["learning_curves.png"]
+    assert (workdir / "results" / "mlartifacts").is_dir() and not (workdir / "mlruns").exists()
 
     only_csv = run_main(workdir, "logger=csv", "trainer.epochs=1", "model.hidden_units=[16]", "results_dir=csv")
     assert only_csv.returncode == 0, only_csv.stderr

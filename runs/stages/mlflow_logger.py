@@ -1,11 +1,12 @@
 """logger=mlflow: a run's parameters, per-epoch metrics and final metrics in MLflow, linked to its folder.
 
-By default MLflow's local file store in `<results_dir>/mlruns` (no server: `mlflow ui --backend-store-uri
-results/mlruns` shows it); `logger.mlflow.tracking_uri` names any other store (`sqlite:///...`,
-`http://host:5000`). MLflow 3 keeps its file store in maintenance mode and refuses it unless
-`MLFLOW_ALLOW_FILE_STORE` is set, which this module does for that default only. The MLflow run's id
-is kept in `<run>/mlflow.json`, so a resumed run goes on logging into the same MLflow run; a sweep's
-trials are runs of one MLflow experiment named after the study.
+By default a SQLite store, `<results_dir>/mlflow.db`, with artifacts in `<results_dir>/mlartifacts`: MLflow's
+own recommendation for a local store (its file store is in maintenance mode in MLflow 3, and its client
+refuses to read one unless told to), read by `MlflowClient("sqlite:///results/mlflow.db")` and by
+`mlflow ui --backend-store-uri sqlite:///results/mlflow.db` (the full `mlflow` package). No server is needed.
+`logger.mlflow.tracking_uri` names any other store (`http://host:5000`, `file:...`). The MLflow run's id is
+kept in `<run>/mlflow.json`, so a resumed run goes on logging into the same MLflow run; a sweep's trials are
+runs of one MLflow experiment named after the study.
 """
 
 from __future__ import annotations
@@ -26,12 +27,32 @@ ADDRESSING = ("run", "checkpoint", "input", "data_dir", "results_dir", "trial", 
 
 
 def _client(tracking_uri: str):
-    if tracking_uri.startswith("file:"):
+    if tracking_uri.startswith("file:"):  # a file store the user chose: MLflow 3 refuses it unless told
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
     return mlflow
+
+
+def default_store(results_dir: str | Path) -> tuple[str, str]:
+    """The default tracking URI (a SQLite database) and artifact location (a folder), both in `results_dir`."""
+    results = Path(results_dir).resolve()
+    return f"sqlite:///{results / 'mlflow.db'}", (results / "mlartifacts").as_uri()
+
+
+def use_experiment(mlflow, name: str, artifact_location: str | None) -> None:
+    """Make `name` the active experiment, created with `artifact_location` if it is new; a sweep's trials
+    starting together may race to create it: the loser uses the winner's."""
+    from mlflow.exceptions import MlflowException
+
+    if artifact_location is not None and mlflow.get_experiment_by_name(name) is None:
+        try:
+            mlflow.create_experiment(name, artifact_location=artifact_location)
+        except MlflowException:
+            if mlflow.get_experiment_by_name(name) is None:
+                raise
+    mlflow.set_experiment(name)
 
 
 def _params(config: DictConfig) -> dict[str, str]:
@@ -56,19 +77,22 @@ class MlflowLogger(keras.callbacks.Callback):
     def __init__(self, config: DictConfig, run_dir: Path, settings: dict) -> None:
         super().__init__()
         self.config, self.run_dir = config, Path(run_dir)
-        self.tracking_uri = settings.get("tracking_uri") or f"file:{Path(config.results_dir).resolve() / 'mlruns'}"
+        self.tracking_uri, self.artifact_location = (settings["tracking_uri"], None) if settings.get(
+            "tracking_uri") else default_store(config.results_dir)
         study = config.get("trial", {}).get("study_name") if config.get("trial") else None
         self.experiment = settings.get("experiment_name") or study or config.get("experiment") or \
             f"{config.model._target_.rsplit('.', 1)[-1].lower()}_{config.dataset.name}"
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         mlflow = _client(self.tracking_uri)
+        self.logged: set[int] = set()
         record = self.run_dir / RECORD
         if record.is_file() and not record.is_symlink():  # a resumed run logs on into its MLflow run
             run_id = json.loads(record.read_text()).get("run_id")
             mlflow.start_run(run_id=run_id)
+            self.catch_up(mlflow, run_id)
             return
-        mlflow.set_experiment(self.experiment)
+        use_experiment(mlflow, self.experiment, self.artifact_location)
         run = mlflow.start_run(run_name=self.run_dir.name if not self.run_dir.name.isdigit()
                                else f"trial {self.run_dir.name}")
         mlflow.log_params(_params(self.config))
@@ -78,10 +102,35 @@ class MlflowLogger(keras.callbacks.Callback):
                                        "experiment": self.experiment})
         log.info("MLflow: run %s of experiment %s in %s", run.info.run_id, self.experiment, self.tracking_uri)
 
+    def catch_up(self, mlflow, run_id: str) -> None:
+        """Epochs the run recorded (history.csv, already cut back to its last checkpoint) that MLflow lacks:
+        a run killed after its checkpoint but before this callback logged the epoch. Then each epoch is
+        logged once, however often the run was killed and resumed."""
+        import csv
+
+        history = self.run_dir / "history.csv"
+        if not history.is_file():
+            return
+        with open(history, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        if not rows:
+            return
+        names = [name for name in rows[0] if name != "epoch"]
+        client = mlflow.MlflowClient()
+        self.logged = {int(m.step) for m in client.get_metric_history(run_id, names[0])} if names else set()
+        for row in rows:
+            epoch = int(row["epoch"])
+            if epoch not in self.logged:
+                mlflow.log_metrics({name: float(row[name]) for name in names if row[name] != ""}, step=epoch)
+                self.logged.add(epoch)
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         import mlflow
 
+        if epoch + 1 in self.logged:  # logged before the run was killed, and trained again identically
+            return
         mlflow.log_metrics({name: float(value) for name, value in (logs or {}).items()}, step=epoch + 1)
+        self.logged.add(epoch + 1)
 
     def on_train_end(self, logs: dict | None = None) -> None:
         import mlflow
