@@ -73,8 +73,9 @@ def read_json(path: Path) -> Any:
 
 def describe(folder: Path) -> Run | None:
     """The run in `folder`, or None when it is not a training run's folder (or cannot be read as one)."""
-    try:
-        config = read_yaml_data(folder / ".hydra" / "config.yaml")
+    unrecorded = not (folder / "run.json").is_file()
+    try:  # a run killed before it recorded itself still has Hydra's config, with its interpolations
+        config = read_yaml_data(folder / ".hydra" / "config.yaml", allow_interpolation=unrecorded)
     except UserError:
         return None
     if not isinstance(config, dict) or not isinstance(config.get("stage"), dict) or \
@@ -85,7 +86,7 @@ def describe(folder: Path) -> Run | None:
     if isinstance(metrics, dict):
         status = "pruned" if "pruned_at_epoch" in metrics else "finished"
     else:
-        status = "interrupted" if isinstance(state, dict) and "last_epoch" in state else "failed"
+        status = "interrupted" if isinstance(state, dict) and "last_epoch" in state or unrecorded else "failed"
     epochs_run = metrics.get("epochs_run") if isinstance(metrics, dict) else \
         state.get("last_epoch") if isinstance(state, dict) else 0
     trainer = config.get("trainer") if isinstance(config.get("trainer"), dict) else {}

@@ -66,10 +66,19 @@ def start_run(cfg: DictConfig) -> Path:
     hydra = HydraConfig.get()
     run_dir = Path(hydra.runtime.output_dir)
     fix_seed(cfg)
-    if hydra.output_subdir is not None:
+    record_run(run_dir, cfg, list(hydra.overrides.task), hydra.output_subdir)
+    Console(stderr=True).print(config_tree(cfg))
+    log.info("job folder: %s", run_dir)
+    return run_dir
+
+
+def record_run(run_dir: Path, cfg: DictConfig, task_overrides: list[str], output_subdir: str | None = ".hydra") -> None:
+    """`<output_subdir>/config.yaml` resolved and `run.json` in `run_dir`: also a run started again in place
+    after it was killed before it recorded itself (its own folder, not the job's)."""
+    if output_subdir is not None:
         # resolved: a run folder's config is literal data (`runs.untrusted` refuses interpolations)
-        write_text_atomically(run_dir / hydra.output_subdir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    overrides = [o for o in hydra.overrides.task if not o.startswith("seed=")] + [f"seed={cfg.seed}"]
+        write_text_atomically(run_dir / output_subdir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    overrides = [o for o in task_overrides if not o.startswith("seed=")] + [f"seed={cfg.seed}"]
     if cfg.get("applied_best"):  # best=true: the values it applied, not a file that a later promote rewrites
         overrides = [o for o in overrides if o.lstrip("+~").split("=")[0] != "best"] + [
             f"{key}={json.dumps(value)}" for key, value in OmegaConf.to_container(cfg.applied_best).items()]
@@ -82,9 +91,6 @@ def start_run(cfg: DictConfig) -> Path:
         "host": platform.node(),
         "argv": sys.argv,
     })
-    Console(stderr=True).print(config_tree(cfg))
-    log.info("job folder: %s", run_dir)
-    return run_dir
 
 
 def config_tree(cfg: DictConfig):

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from conf.errors import UserError
 from conf.schema import GROUPS, TrialConfig, validate_config
 from runs.checkpoints import checkpoint_state, epoch_checkpoints, resolve_checkpoint
-from runs.folder import load_run_config, target_run
+from runs.folder import has_progress, load_run_config, target_run
 
 # Overrides that say which run to act on, not how it is configured.
 ADDRESSING_KEYS = ("stage", "run", "checkpoint", "data_dir", "results_dir")
@@ -29,6 +29,7 @@ class TrainingPlan:
     run_dir: Path  # where checkpoints, logs and metrics go
     first_epoch: int  # epochs already trained (0-based index of the next one)
     start_from: Path | None  # checkpoint to load before fitting
+    restarted_from: list[str] | None = None  # a run started again from these recorded overrides: it records itself
 
 
 def value_overrides(cfg: DictConfig) -> list:
@@ -37,11 +38,52 @@ def value_overrides(cfg: DictConfig) -> list:
     return [o for o in parsed if o.key_or_group.split(".")[0] not in ADDRESSING_KEYS]
 
 
+def unrecorded_run_config(parent: Path, changes: list) -> tuple[DictConfig, list[str]]:
+    """The config of a run killed before it recorded itself (no `run.json`, no checkpoint: its
+    `.hydra/config.yaml` is still Hydra's, with interpolations), composed again from the command-line
+    overrides Hydra recorded in `.hydra/overrides.yaml`, read as untrusted data: a list of `key=value`
+    with literal values only, checked by the schemas like any command line. The run then starts in place,
+    at epoch 1."""
+    from hydra import compose
+
+    from conf.errors import ConfigError, first_line
+    from runs.untrusted import contained, read_yaml_data
+
+    path = parent / ".hydra" / "overrides.yaml"
+    contained(parent, ".hydra/overrides.yaml")
+    recorded = read_yaml_data(path)  # refuses ${...}
+    if not isinstance(recorded, list) or not all(isinstance(item, str) for item in recorded):
+        raise UserError(f"{path} is not a list of key=value overrides: the run cannot be started again from it")
+    try:
+        parsed = OverridesParser.create().parse_overrides(recorded)
+    except Exception as error:  # Hydra's grammar errors are several types
+        raise UserError(f"{path}: {first_line(error)}") from None
+    for override in parsed:
+        text = override.input_line
+        if override.is_sweep_override() or override.key_or_group.split(".")[0] in ("hydra", "run", "checkpoint") \
+                or "${" in text or override.is_delete():
+            raise UserError(f"{path}: {text} is not a plain key=value of a run; the run cannot be started again "
+                            "from it")
+    if changes:
+        raise UserError(f"{parent} starts again as it was configured, so {changes[0].input_line} cannot apply")
+    try:
+        config = compose(config_name="config", overrides=list(recorded))
+        validate_config(config)
+    except ConfigError as error:
+        raise UserError(f"{path}: {error}") from None
+    except Exception as error:  # a value Hydra or OmegaConf refuse while composing
+        raise UserError(f"{path}: {first_line(error)}") from None
+    return config, list(recorded)
+
+
 def plan_training(cfg: DictConfig) -> TrainingPlan:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     if cfg.run is None:
         return TrainingPlan(cfg, output_dir, 0, None)
     parent = target_run(cfg)
+    if cfg.checkpoint is None and not (parent / "run.json").is_file() and not has_progress(parent):
+        config, recorded = unrecorded_run_config(parent, value_overrides(cfg))
+        return TrainingPlan(config, parent, 0, None, recorded)
     config = load_run_config(parent)
     config.trial = OmegaConf.structured(TrialConfig)  # a parent that was a sweep trial: its study is not ours
     changes = value_overrides(cfg)

@@ -3,6 +3,8 @@
 `install({"point": <name>, "epoch": n})` makes the process kill itself, with no chance to clean
 up, at one of these moments of epoch n (or of the run's end):
 
+    started          as training starts, before anything but Hydra's `.hydra/` files is written
+    unrecorded       just before the run records itself (`run.json`, its resolved config)
     batch            in the middle of the epoch's training steps
     validated        after the epoch's validation, before its checkpoint
     checkpoint_half  while `epoch_n.keras` is half written (its temporary file)
@@ -66,6 +68,10 @@ def install(fault: dict) -> None:
         def on_epoch_end(self, index, logs=None):
             if point == "committed" and index + 1 == epoch:
                 die()
+
+    for name, moment in (("plan_training", "started"), ("start_run", "unrecorded")):
+        if point == moment:
+            setattr(train, name, lambda *args, **kwargs: die())
 
     original_callbacks = train.run_callbacks
 

@@ -10,6 +10,7 @@ the kept checkpoints, and no temporary file left anywhere in the run.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -87,3 +88,47 @@ def test_a_run_killed_at_every_moment_resumes_to_the_uninterrupted_run(workdir, 
     # a resume continues the run as configured; a change is a branch
     again = run_main(workdir, f"run={run}", f"results_dir={results}", "trainer.epochs=5")
     assert again.returncode == 2 and "branch a new run instead" in again.stderr
+
+
+@pytest.mark.parametrize("point", ["started", "unrecorded"])
+def test_a_run_killed_before_it_recorded_itself_starts_again_in_place(workdir, uninterrupted, point, capsys):
+    """Killed as it starts, or just before `run.json` (its `.hydra/config.yaml` still Hydra's, with
+    interpolations): `runs list` shows it interrupted, `run=latest` passes it over, and `run=<folder>`
+    starts it again in place from its recorded overrides, into the uninterrupted run."""
+    from runs.__main__ import main as runs_main
+
+    results = f"early_{point}"
+    killed = run_main(workdir, *ARGS, f"results_dir={results}", fault={"point": point})
+    assert killed.returncode == -9, killed.stderr
+    [run] = (workdir / results / "mlp" / "digits").iterdir()
+    assert not (run / "run.json").exists()
+    saved = run / ".hydra" / "config.yaml"  # as Hydra leaves it for a run on the default folders (`run_main`
+    saved.write_text(re.sub(r"(?m)^data_dir: .*$", "data_dir: ${project_dir:data}", saved.read_text()))  # gives them)
+    assert runs_main(["--results-dir", str(workdir / results), "list", "--format", "csv"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 2 and ",interrupted," in listed[1], listed
+    latest = run_main(workdir, "run=latest", f"results_dir={results}")
+    assert latest.returncode == 2 and "finished or holds a checkpoint" in latest.stderr
+    changed = run_main(workdir, f"run={run}", f"results_dir={results}", "trainer.epochs=5")
+    assert changed.returncode == 2 and "starts again as it was configured, so trainer.epochs=5" in changed.stderr
+    resumed = run_main(workdir, f"run={run}", f"results_dir={results}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert comparable_metrics(run) == comparable_metrics(uninterrupted)
+    assert (run / "history.csv").read_text() == (uninterrupted / "history.csv").read_text()
+    assert "${" not in (run / ".hydra" / "config.yaml").read_text() and (run / "run.json").is_file()
+
+
+def test_recorded_overrides_of_an_unrecorded_run_are_untrusted_data(workdir, tmp_path):
+    killed = run_main(workdir, *ARGS, f"results_dir={tmp_path / 'r'}", fault={"point": "started"})
+    assert killed.returncode == -9, killed.stderr
+    [run] = (tmp_path / "r" / "mlp" / "digits").iterdir()
+    overrides = run / ".hydra" / "overrides.yaml"
+    for content, expected in (("- model.hidden_units=${oc.env:HOME}\n", "holds an interpolation"),
+                              ("- 'model.dropout=choice(0.1,0.2)'\n", "is not a plain key=value of a run"),
+                              ("{a: 1}\n", "is not a list of key=value overrides"),
+                              ("- model.dropout=7\n", "model.dropout=7.0 is invalid")):
+        overrides.write_text(content)
+        result = run_main(workdir, f"run={run}", f"results_dir={tmp_path / 'r'}")
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and expected in lines[-1] and str(overrides) in lines[-1], (content, lines)
+        assert not (run / "run.json").exists()

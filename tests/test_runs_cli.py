@@ -28,6 +28,7 @@ def make(folder, *overrides, status="finished", epochs=3, val=0.9, test=0.88, st
     (folder / ".hydra").mkdir(parents=True)
     (folder / ".hydra" / "config.yaml").write_text(config_yaml(*overrides, f"trainer.epochs={epochs}"))
     (folder / ".hydra" / "overrides.yaml").write_text("[]\n")
+    (folder / "run.json").write_text(json.dumps({"command": "python main.py", "seed": 0}))  # it recorded itself
     if status in ("finished", "pruned"):
         metrics = {"val": {"accuracy": val, "loss": 0.3}, "test": {"accuracy": test, "loss": 0.35},
                    "epochs_run": epochs if status == "finished" else 1, "best_epoch": 1}

@@ -31,7 +31,7 @@ from runs.checkpoints import checkpoint_state, resolve_checkpoint
 from runs.devices import configure_devices
 from runs.epoch_records import cut_back
 from runs.folder import PREPROCESSING, load_preprocessing
-from runs.record import fix_seed, start_run
+from runs.record import fix_seed, record_run, start_run
 from runs.training_plan import plan_training
 
 log = logging.getLogger("train")
@@ -196,6 +196,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     with out_of_memory_as_user_error(config), strategy.scope():
         model = build_model(config, preprocessing)
     start_run(config)  # once the model is built: a model that does not fit the data is one line, not a run
+    if plan.restarted_from is not None:  # killed before it recorded itself: the run's own record, now
+        record_run(run_dir, config, plan.restarted_from)
     write_text_atomically(run_dir / "model_summary.txt", model.summary() + "\n")
     fit_started = time.perf_counter()
     if plan.start_from is not None:
