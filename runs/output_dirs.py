@@ -97,9 +97,15 @@ def stage_output_dir(stage: str, run: str | None, checkpoint: str | None, result
         parent_model, parent_dataset = run_choices(run_dir)
         return str(Path(results_dir) / parent_model / parent_dataset / now)
     folder = "resume" if stage == "train" else stage
+    if stage != "train" and not os.access(run_dir, os.W_OK):  # a colleague's run on a read-only mount
+        parent_model, parent_dataset = run_choices(run_dir)
+        return str(Path(results_dir) / READ_ONLY_RUNS / parent_model / parent_dataset / run_dir.name / stage / now)
     # a job writes into the run: nothing it writes to may lead out of it
     contained(run_dir, folder, *(RESUMED_FILES if stage == "train" else ()))
     return str(run_dir / folder / now)
+
+
+READ_ONLY_RUNS = "read_only_runs"  # <results_dir>/read_only_runs/<model>/<dataset>/<run>/<stage>/<time>: jobs on them
 
 
 class OutputDirGuard(Callback):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from tests.conftest import read_metrics, run_folders, run_main, serve_exported
 
@@ -140,3 +142,48 @@ def test_branch_from_an_epoch_is_a_new_run_that_leaves_the_parent_alone(workdir,
     assert newest.returncode == 0, newest.stderr
     config = yaml.safe_load((max(run_folders(workdir)) / ".hydra" / "config.yaml").read_text())
     assert config["run"] == str(branch.resolve()) and config["checkpoint"] == "last"
+
+
+@pytest.fixture
+def read_only_run(trained_run, tmp_path):
+    """A copy of the trained run on a read-only mount (root: a read-only bind mount), or made read-only by its
+    permissions (anyone else)."""
+    import os
+    import subprocess
+
+    source, mount = tmp_path / "source", tmp_path / "shared"
+    shutil.copytree(trained_run, source / trained_run.name, symlinks=True)
+    mount.mkdir()
+    if os.geteuid() == 0:
+        if subprocess.run(["mount", "--bind", str(source), str(mount)], capture_output=True).returncode != 0 or \
+                subprocess.run(["mount", "-o", "remount,bind,ro", str(mount)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+            pytest.skip("cannot make a read-only bind mount here")
+        yield mount / trained_run.name
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+    else:
+        shutil.rmtree(mount)
+        source.rename(mount)
+        for path in [mount, *mount.rglob("*")]:
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode & ~0o222)
+        yield mount / trained_run.name
+        for path in [mount, *mount.rglob("*")]:
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | 0o200)
+
+
+def test_a_read_only_run_is_evaluated_inferred_and_exported_into_results_dir(workdir, read_only_run, tmp_path):
+    before = _fingerprint(read_only_run)
+    results = tmp_path / "mine"
+    for args, filename in ((["stage=evaluate"], "metrics.json"), (["stage=infer", "input=[" + ",".join(["0"] * 64) + "]"],
+                           "predictions.json"), (["stage=export"], "export.json")):
+        result = run_main(workdir, f"run={read_only_run}", *args, f"results_dir={results}")
+        output = _json_stdout(result)
+        assert output["run"] == str(read_only_run) and "output_dir" in output, output
+        written = Path(output["output_dir"])
+        assert written.parent.parent == results / "read_only_runs" / "mlp" / "digits" / read_only_run.name
+        assert (written / filename).is_file() and f"is read-only: this job reads it and writes into {written}" in \
+            result.stderr
+        assert yaml.safe_load((written / ".hydra" / "config.yaml").read_text())["run"] == str(read_only_run)
+    assert _fingerprint(read_only_run) == before

@@ -31,7 +31,11 @@ class TrainedRun:
     preprocessing: Preprocessing  # what training did to inputs (and regression targets)
 
     def header(self) -> dict[str, Any]:
-        return {"run": str(self.folder), "checkpoint": self.checkpoint, "epoch": self.epoch}
+        header = {"run": str(self.folder), "checkpoint": self.checkpoint, "epoch": self.epoch}
+        output_dir = Path(HydraConfig.get().runtime.output_dir)
+        if not output_dir.resolve().is_relative_to(self.folder.resolve()):  # the run is read-only: elsewhere
+            header["output_dir"] = str(output_dir)
+        return header
 
 
 def trained_run(cfg: DictConfig) -> TrainedRun:
@@ -40,6 +44,9 @@ def trained_run(cfg: DictConfig) -> TrainedRun:
     checkpoint = cfg.checkpoint or "best"
     path, epoch = resolve_checkpoint(folder, checkpoint)
     config = load_run_config(folder)
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    if not output_dir.resolve().is_relative_to(folder.resolve()):
+        logging.getLogger("run").info("run %s is read-only: this job reads it and writes into %s", folder, output_dir)
     return TrainedRun(folder, config, checkpoint, path, epoch, load_preprocessing(folder, config))
 
 
