@@ -16,6 +16,10 @@ import traceback
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ warnings after start-up
+# A job that another process runs (a Slurm job, a submitit or joblib worker) unpickles this project's
+# functions, so it must import the project wherever the command started: its processes inherit this.
+os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(
+    [str(Path(__file__).resolve().parent), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]))
 
 import hydra
 from hydra.core.hydra_config import HydraConfig

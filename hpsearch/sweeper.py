@@ -35,6 +35,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from conf.errors import ConfigError, UserError, first_line
+from hpsearch.cluster_jobs import each_job_on_its_own, lost
 from hpsearch.report import write_hparams, write_plots, write_report
 from hpsearch.search_space import Parameter, as_override, grid_values, legacy_parameter, parse_space
 from hpsearch.study import journal_path, open_storage, remove_empty_study, storage_spec
@@ -455,10 +456,14 @@ class OptunaSweeper(Sweeper):
                 continue
             batch = [self.job_overrides(trial, space, fixed, study.study_name, spec) for trial in trials]
             self.validate_keys_once(batch)
-            results = self.launcher.launch(batch, initial_job_idx=trials[0].number)
+            with each_job_on_its_own():
+                results = self.launcher.launch(batch, initial_job_idx=trials[0].number)
             for trial, result in zip(trials, results, strict=True):
+                if isinstance(result, BaseException):  # a cluster job that ended without a result
+                    self.job_without_result(study, trial, result, space)
+                    continue
                 self.tell(study, trial, result, space)
-            returns.extend(results)
+                returns.append(result)
             write_report(study, self.sweep_dir, space)
         return returns
 
@@ -492,6 +497,18 @@ class OptunaSweeper(Sweeper):
             for process in running:  # the sweep stops (an error, Ctrl-C): its trials stop with it
                 process.kill()
         return returns
+
+    def job_without_result(self, study: optuna.Study, trial: optuna.Trial, error: BaseException,
+                           space: dict[str, Parameter]) -> None:
+        """A cancelled, timed-out or lost job: its trial is abandoned and run again; a job that ran and
+        failed outside the app (it could not import it, say) is a failed trial."""
+        if lost(error):
+            self.abandon(study, trial.number, f"its job ended without a result: {first_line(error)}")
+            return
+        trial.set_user_attr("error", f"{type(error).__name__}: {first_line(error)}")
+        frozen = finish(study, trial, state=TrialState.FAIL)
+        self.log_progress(study, frozen)
+        write_hparams(frozen, space, self.sweep_dir / str(frozen.number), study.study_name, self.metric_names())
 
     def validate_keys_once(self, batch: list[list[str]]) -> None:
         """Compose a job's config in the sweep process, as Hydra's sweepers do before every batch, so

@@ -399,6 +399,26 @@ def test_two_sweep_processes_on_a_real_postgresql_study(tmp_path, postgres_url):
     assert max(reported) == 8  # each process reports the whole study as it saw it last
 
 
+def test_a_cluster_job_that_dies_without_a_result_costs_its_trial_not_the_sweep(tmp_path):
+    """A submitit job killed mid-trial (as scancel, a time limit or a lost node end one) is recorded abandoned
+    and its parameters run again; the sweep goes on to n_trials (hpsearch/cluster_jobs.py)."""
+    sweep_dir = tmp_path / "sweep"
+    process = sweep(sweep_dir, "hydra/launcher=submitit_local", "hydra.sweeper.n_trials=2", "sleep=4",
+                    "record_pid=true", background=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(sweep_dir.glob("*/pid")):
+        time.sleep(0.1)
+    [pid_file] = sweep_dir.glob("*/pid")
+    time.sleep(0.2)
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert process.wait(timeout=120) == 0, process.stderr.read()[-3000:]
+    rows = trials(sweep_dir)
+    complete = [r for r in rows if r["state"] == "COMPLETE"]
+    [lost] = [r for r in rows if r["state"] == "FAIL"]
+    assert len(complete) == 2 and lost["error"] == "abandoned: its process died before the trial finished"
+    assert (lost["x"], lost["k"]) in {(r["x"], r["k"]) for r in complete}  # its parameters, run again
+
+
 def test_trials_as_submitit_jobs_locally_and_the_shipped_slurm_settings(tmp_path):
     """hydra/launcher=submitit_local runs the path Slurm jobs take (pickled job, own process, shared study)."""
     result = sweep(tmp_path / "sweep", "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
