@@ -112,7 +112,7 @@ class Tokenizer:
             from data.wordpiece import MAX_PIECE_CHARS, longest_piece
 
             self.longest = longest_piece(vocabulary[2:])
-            if self.longest > MAX_PIECE_CHARS:
+            if self.longest > MAX_PIECE_CHARS + len("##"):
                 raise UserError(f"a wordpiece vocabulary holds a piece of {self.longest} characters; its pieces have "
                                 f"at most {MAX_PIECE_CHARS}: fit it again")
         fingerprints = tf.strings.to_hash_bucket_strong(tf.constant(vocabulary[2:], tf.string), HASH_BUCKETS,

@@ -92,8 +92,9 @@ def _characters(word: str) -> list[str]:
 
 
 def longest_piece(vocabulary: list[str]) -> int:
-    """The most characters one piece of `vocabulary` covers (its `##` mark not counted)."""
-    return max((len(piece.removeprefix(CONTINUATION)) for piece in vocabulary), default=1)
+    """At least the most characters one piece of `vocabulary` covers: its whole length, `##` included (a word's
+    first piece may itself begin with `##` when punctuation is kept)."""
+    return max((len(piece) for piece in vocabulary), default=1)
 
 
 def split_ids(words, lookup, longest: int, unknown: int):

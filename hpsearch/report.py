@@ -107,7 +107,7 @@ def write_plots(study: optuna.Study, sweep_dir: Path) -> None:
         except Exception as error:  # e.g. no parameter varied across trials: the sweep's results stand without it
             log.info("no %s plot: %s", name, first_line(str(error)))
             continue
-        for message in dict.fromkeys(str(w.message).splitlines()[0] for w in caught
+        for message in dict.fromkeys((str(w.message).splitlines() or [""])[0] for w in caught
                                      if not issubclass(w.category, optuna.exceptions.ExperimentalWarning)):
             log.info("%s plot: %s", name, message)
         write_text_atomically(sweep_dir / f"{name}.html", html)

@@ -46,6 +46,7 @@ from runs.study_name import default_study_name
 log = logging.getLogger("hpsearch")
 
 ABANDONED = "abandoned: its process died before the trial finished"  # recorded FAIL, run again
+LOST_JOB_RETRIES = 2  # a cluster job that keeps ending without a result (its time limit, say) then fails its trial
 SURPLUS = "surplus: n_trials were already taken by sweeps in other processes"
 
 
@@ -173,6 +174,8 @@ def check_space_values(config: DictConfig, space: dict[str, Parameter]) -> None:
             if error is not None and values is None and isinstance(value, float) and value == distribution.high \
                     and refusal(key, math.nextafter(value, -math.inf)) is None:
                 error = None  # an interval open at the top: no draw reaches its bound
+            if isinstance(error, ConfigError) and not first_line(error).startswith(f"{key}="):
+                error = None  # a rule between keys (width a multiple of heads): other searched values may pass
             if error is not None:
                 shown = first_line(error) if isinstance(error, ConfigError) else \
                     f"{as_override(key, value)} is invalid: {first_line(error)}"
@@ -181,7 +184,7 @@ def check_space_values(config: DictConfig, space: dict[str, Parameter]) -> None:
 
 def trial_seed(seed: int, number: int) -> int:
     """The seed of trial `number` of a sweep seeded with `seed`: NumPy's SeedSequence mixes the two, so the
-    trials' random draws are independent of each other (tests/test_published_behaviour.py measures it)."""
+    trials' random draws are independent of each other (tests/test_sweeper.py measures it)."""
     import numpy as np
 
     return int(np.random.SeedSequence([seed % 2**32, number]).generate_state(1)[0])
@@ -502,13 +505,24 @@ class OptunaSweeper(Sweeper):
                            space: dict[str, Parameter]) -> None:
         """A cancelled, timed-out or lost job: its trial is abandoned and run again; a job that ran and
         failed outside the app (it could not import it, say) is a failed trial."""
-        if lost(error):
+        tries = 1 + self.retries(study, trial.number)
+        if lost(error) and tries <= LOST_JOB_RETRIES:
             self.abandon(study, trial.number, f"its job ended without a result: {first_line(error)}")
             return
-        trial.set_user_attr("error", f"{type(error).__name__}: {first_line(error)}")
+        again = f" (its parameters' job ended so {tries} times)" if lost(error) else ""
+        trial.set_user_attr("error", f"{type(error).__name__}: {first_line(error)}{again}")
         frozen = finish(study, trial, state=TrialState.FAIL)
         self.log_progress(study, frozen)
         write_hparams(frozen, space, self.sweep_dir / str(frozen.number), study.study_name, self.metric_names())
+
+    @staticmethod
+    def retries(study: optuna.Study, number: int) -> int:
+        """How many times trial `number`'s parameters were run again after a lost job (its `retry_of` chain)."""
+        by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
+        count, trial = 0, by_number.get(number)
+        while trial is not None and "retry_of" in trial.user_attrs:
+            count, trial = count + 1, by_number.get(trial.user_attrs["retry_of"])
+        return count
 
     def validate_keys_once(self, batch: list[list[str]]) -> None:
         """Compose a job's config in the sweep process, as Hydra's sweepers do before every batch, so

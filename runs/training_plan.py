@@ -7,6 +7,7 @@ before anything is written.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +39,18 @@ def value_overrides(cfg: DictConfig) -> list:
     return [o for o in parsed if o.key_or_group.split(".")[0] not in ADDRESSING_KEYS]
 
 
-def unrecorded_run_config(parent: Path, changes: list) -> tuple[DictConfig, list[str]]:
+# Keys a recorded command line of an unrecorded run may not set: which study it reports to, Hydra's own
+# settings, `best` (applied to the job's own config only) and what the job acts on.
+REFUSED_RECORDED = ("hydra", "trial", "best", "run", "checkpoint", "input")
+
+
+def unrecorded_run_config(parent: Path, changes: list, cfg_paths: tuple[str, str]) -> tuple[DictConfig, list[str]]:
     """The config of a run killed before it recorded itself (no `run.json`, no checkpoint: its
     `.hydra/config.yaml` is still Hydra's, with interpolations), composed again from the command-line
     overrides Hydra recorded in `.hydra/overrides.yaml`, read as untrusted data: a list of `key=value`
-    with literal values only, checked by the schemas like any command line. The run then starts in place,
-    at epoch 1."""
+    with literal values only, checked by the schemas like any command line; nothing of Hydra's, of a sweep's
+    trial, of `best` or of where to log, and `data_dir`/`results_dir` are this job's own. The run then starts
+    in place, at epoch 1."""
     from hydra import compose
 
     from conf.errors import ConfigError, first_line
@@ -58,22 +65,29 @@ def unrecorded_run_config(parent: Path, changes: list) -> tuple[DictConfig, list
         parsed = OverridesParser.create().parse_overrides(recorded)
     except Exception as error:  # Hydra's grammar errors are several types
         raise UserError(f"{path}: {first_line(error)}") from None
+    kept = []
     for override in parsed:
-        text = override.input_line
-        if override.is_sweep_override() or override.key_or_group.split(".")[0] in ("hydra", "run", "checkpoint") \
-                or "${" in text or override.is_delete():
-            raise UserError(f"{path}: {text} is not a plain key=value of a run; the run cannot be started again "
-                            "from it")
+        text, key = override.input_line, override.key_or_group
+        root = re.split(r"[./]", key.lstrip("+~"), maxsplit=1)[0]
+        if root in ("data_dir", "results_dir"):
+            continue  # where this job reads and writes, from its own command line, never from the folder
+        if override.is_sweep_override() or override.is_delete() or "${" in text or root in REFUSED_RECORDED or (
+                key.startswith("logger.")):
+            raise UserError(f"{path}: {text} is not a plain key=value of a run's configuration; the run cannot be "
+                            "started again from it")
+        kept.append(text)
     if changes:
         raise UserError(f"{parent} starts again as it was configured, so {changes[0].input_line} cannot apply")
+    where = [f"{key}={value}" for key, value in (("data_dir", cfg_paths[0]), ("results_dir", cfg_paths[1]))]
     try:
-        config = compose(config_name="config", overrides=list(recorded))
+        config = compose(config_name="config", overrides=[*kept, *where])
+        config.trial = OmegaConf.structured(TrialConfig)  # a sweep trial's study is not this job's
         validate_config(config)
     except ConfigError as error:
         raise UserError(f"{path}: {error}") from None
     except Exception as error:  # a value Hydra or OmegaConf refuse while composing
         raise UserError(f"{path}: {first_line(error)}") from None
-    return config, list(recorded)
+    return config, [*kept, *where]
 
 
 def plan_training(cfg: DictConfig) -> TrainingPlan:
@@ -82,7 +96,7 @@ def plan_training(cfg: DictConfig) -> TrainingPlan:
         return TrainingPlan(cfg, output_dir, 0, None)
     parent = target_run(cfg)
     if cfg.checkpoint is None and not (parent / "run.json").is_file() and not has_progress(parent):
-        config, recorded = unrecorded_run_config(parent, value_overrides(cfg))
+        config, recorded = unrecorded_run_config(parent, value_overrides(cfg), (cfg.data_dir, cfg.results_dir))
         return TrainingPlan(config, parent, 0, None, recorded)
     config = load_run_config(parent)
     config.trial = OmegaConf.structured(TrialConfig)  # a parent that was a sweep trial: its study is not ours

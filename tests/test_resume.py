@@ -126,7 +126,11 @@ def test_recorded_overrides_of_an_unrecorded_run_are_untrusted_data(workdir, tmp
     for content, expected in (("- model.hidden_units=${oc.env:HOME}\n", "holds an interpolation"),
                               ("- 'model.dropout=choice(0.1,0.2)'\n", "is not a plain key=value of a run"),
                               ("{a: 1}\n", "is not a list of key=value overrides"),
-                              ("- model.dropout=7\n", "model.dropout=7.0 is invalid")):
+                              ("- model.dropout=7\n", "model.dropout=7.0 is invalid"),
+                              ("- trial.storage=sqlite:////tmp/elsewhere.db\n", "is not a plain key=value"),
+                              ("- hydra/launcher=joblib\n", "is not a plain key=value"),
+                              ("- best=true\n", "is not a plain key=value"),
+                              ("- logger.mlflow.tracking_uri=http://example.com\n", "is not a plain key=value")):
         overrides.write_text(content)
         result = run_main(workdir, f"run={run}", f"results_dir={tmp_path / 'r'}")
         lines = result.stderr.strip().splitlines()

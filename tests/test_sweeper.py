@@ -484,3 +484,17 @@ def test_a_continuous_space_gets_the_samplers_own_draws_and_trial_seeds_are_inde
     x0, x1 = (np.array([draws[i]["x"] for draws in first]) for i in (0, 1))
     assert abs(np.corrcoef(x0, x1)[0, 1]) < 0.15  # trial 1's draw says nothing of trial 0's
     assert 0.4 < x0.mean() < 0.6 and 0.4 < x1.mean() < 0.6
+
+
+def test_space_values_are_checked_alone_but_rules_between_keys_are_left_to_the_trials():
+    from conf.errors import ConfigError
+    from hpsearch.search_space import parse_space
+    from hpsearch.sweeper import check_space_values
+    from tests.conftest import compose_config
+
+    config = compose_config("model=transformer", "dataset=topics")
+    # width must be a multiple of heads: heads=6 fails with the default width 64, not with the widths searched
+    check_space_values(config, parse_space({"model.heads": "choice(4, 6)", "model.width": "choice(48, 96)"}))
+    with pytest.raises(ConfigError, match=r"model.dropout=2.0 is invalid: must be in \[0, 1\)"):
+        check_space_values(config, parse_space({"model.dropout": "choice(0.1, 2.0)"}))
+    check_space_values(config, parse_space({"model.dropout": "interval(0.0, 1.0)"}))  # [0, 1): open at the top

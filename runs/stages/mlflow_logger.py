@@ -11,6 +11,7 @@ runs of one MLflow experiment named after the study.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -46,13 +47,34 @@ def use_experiment(mlflow, name: str, artifact_location: str | None) -> None:
     starting together may race to create it: the loser uses the winner's."""
     from mlflow.exceptions import MlflowException
 
-    if artifact_location is not None and mlflow.get_experiment_by_name(name) is None:
+    with store_lock(mlflow.get_tracking_uri()):  # parallel trials creating the database's tables at once fail
+        if artifact_location is not None and mlflow.get_experiment_by_name(name) is None:
+            try:
+                mlflow.create_experiment(name, artifact_location=artifact_location)
+            except MlflowException:
+                if mlflow.get_experiment_by_name(name) is None:
+                    raise
+        mlflow.set_experiment(name)
+
+
+@contextlib.contextmanager
+def store_lock(tracking_uri: str):
+    """An exclusive lock beside a SQLite store while it is opened: its first opening creates and migrates its
+    tables, which trials of a sweep starting together would otherwise race to do (on one machine; on a cluster,
+    give a server URI: SQLite on a network file system is not safe)."""
+    if not tracking_uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    lock = Path(tracking_uri[len("sqlite:///"):] + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            mlflow.create_experiment(name, artifact_location=artifact_location)
-        except MlflowException:
-            if mlflow.get_experiment_by_name(name) is None:
-                raise
-    mlflow.set_experiment(name)
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _params(config: DictConfig) -> dict[str, str]:
@@ -84,14 +106,19 @@ class MlflowLogger(keras.callbacks.Callback):
             f"{config.model._target_.rsplit('.', 1)[-1].lower()}_{config.dataset.name}"
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        mlflow = _client(self.tracking_uri)
         self.logged: set[int] = set()
         record = self.run_dir / RECORD
         if record.is_file() and not record.is_symlink():  # a resumed run logs on into its MLflow run
-            run_id = json.loads(record.read_text()).get("run_id")
+            saved = json.loads(record.read_text())
+            recorded = str(saved.get("tracking_uri", ""))
+            # the store it began in (a run begun before the default became SQLite: its file store), when that
+            # is a local store; a record from elsewhere cannot send this run's data to another host
+            mlflow = _client(recorded if recorded.startswith(("sqlite:///", "file:")) else self.tracking_uri)
+            run_id = saved.get("run_id")
             mlflow.start_run(run_id=run_id)
             self.catch_up(mlflow, run_id)
             return
+        mlflow = _client(self.tracking_uri)
         use_experiment(mlflow, self.experiment, self.artifact_location)
         run = mlflow.start_run(run_name=self.run_dir.name if not self.run_dir.name.isdigit()
                                else f"trial {self.run_dir.name}")
