@@ -30,6 +30,11 @@ ATTEMPTS = 8  # proposals asked of the wrapped sampler before an untried combina
 LISTED = 100_000  # spaces up to this many combinations are listed to find the untried ones; larger ones only re-draw
 
 
+def rounded(value: Any) -> Any:
+    """A value as a set member: a stepped float to 12 digits (low + i * step is not exact)."""
+    return round(value, 12) if isinstance(value, float) else value
+
+
 class UntriedFirst(optuna.samplers.BaseSampler):
     """`inner`, except that a trial's draw of `space` never repeats a counted trial's while untried ones remain.
 
@@ -42,6 +47,9 @@ class UntriedFirst(optuna.samplers.BaseSampler):
         values = {key: finite_values(d) for key, d in self.space.items()}
         self.values = values if self.space and all(v is not None for v in values.values()) else None
         self.size = math.prod(len(v) for v in values.values()) if self.values else 0
+        self.combinations: set[tuple] = set() if not self.values or self.size > LISTED else {
+            self.key(dict(zip(self.space, combination, strict=True)))
+            for combination in itertools.product(*self.values.values())}
 
     def __str__(self) -> str:
         return str(self.inner)
@@ -60,6 +68,8 @@ class UntriedFirst(optuna.samplers.BaseSampler):
             return self.inner.sample_relative(study, trial, search_space)
         tried = {self.key(t.params) for t in study.get_trials(deepcopy=False)
                  if t.number != trial.number and self.counted(t) and set(self.space) <= set(t.params)}
+        if self.combinations:  # a resumed study's trials of an older, other space do not fill this one
+            tried &= self.combinations
         proposal = self.propose(study, trial)
         for _ in range(ATTEMPTS):
             if self.key(proposal) not in tried or len(tried) >= self.size:
@@ -67,12 +77,12 @@ class UntriedFirst(optuna.samplers.BaseSampler):
             proposal = self.propose(study, trial)
         if self.size > LISTED:
             return proposal
-        untried = [combination for combination in itertools.product(*self.values.values())
-                   if self.key(dict(zip(self.space, combination, strict=True))) not in tried]
+        untried = sorted(self.combinations - tried, key=repr)
         if not untried:
             return proposal
         rng = random.Random(f"{self.seed}:{trial.number}")
-        return dict(zip(self.space, rng.choice(untried), strict=True))
+        chosen = rng.choice(untried)  # keys are rounded values: take the space's own value of each
+        return {key: next(v for v in self.values[key] if rounded(v) == chosen[i]) for i, key in enumerate(self.space)}
 
     def propose(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
         """What the wrapped sampler would give this trial: its relative draw, the rest drawn one by one."""
@@ -85,9 +95,8 @@ class UntriedFirst(optuna.samplers.BaseSampler):
         return proposal
 
     def key(self, params: dict[str, Any]) -> tuple:
-        """A combination as a set member: stepped floats compared to 12 digits (low + i * step is not exact)."""
-        return tuple(round(value, 12) if isinstance(value, float) else value
-                     for value in (params.get(key) for key in self.space))
+        """A combination as a set member (its values `rounded`)."""
+        return tuple(rounded(params.get(key)) for key in self.space)
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:

@@ -498,3 +498,25 @@ def test_space_values_are_checked_alone_but_rules_between_keys_are_left_to_the_t
     with pytest.raises(ConfigError, match=r"model.dropout=2.0 is invalid: must be in \[0, 1\)"):
         check_space_values(config, parse_space({"model.dropout": "choice(0.1, 2.0)"}))
     check_space_values(config, parse_space({"model.dropout": "interval(0.0, 1.0)"}))  # [0, 1): open at the top
+
+
+def test_the_untried_combination_taken_is_one_of_the_space_and_old_trials_of_another_space_do_not_count():
+    import optuna
+
+    from hpsearch.search_space import parse_space
+    from hpsearch.sweeper import counts
+    from hpsearch.untried import UntriedFirst
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = {key: p.distribution for key, p in parse_space({"a": "choice(1, 2)", "b": "range(0.5, 2.0, 0.5)"}).items()}
+    study = optuna.create_study(sampler=UntriedFirst(optuna.samplers.RandomSampler(seed=0), space, 0, counts))
+    for old in ({"a": 9, "b": 0.5}, {"a": 8, "b": 1.0}):  # a resumed study's trials of another space
+        study.add_trial(optuna.trial.create_trial(params=old, distributions={
+            "a": optuna.distributions.CategoricalDistribution([old["a"]]),
+            "b": optuna.distributions.FloatDistribution(0.0, 1.0)}, value=0.0))
+    drawn = []
+    for _ in range(6):
+        trial = study.ask(space)
+        drawn.append((trial.params["a"], round(trial.params["b"], 9)))
+        study.tell(trial, 0.0)
+    assert sorted(drawn) == [(a, b) for a in (1, 2) for b in (0.5, 1.0, 1.5)]  # all six, each once
