@@ -157,7 +157,7 @@ def test_each_trial_is_a_slurm_job_cancelled_and_killed_sweeps_lose_none(slurm, 
     `scancel`: that trial is recorded abandoned and run again. The sweep ends with exactly n_trials usable
     trials, and `sacct` shows every job."""
     shutil.copytree(digits_data, tmp_path / "data")
-    command = sweep_command(tmp_path, postgres_url, "hydra.sweeper.n_trials=2", "trainer.epochs=40",
+    command = sweep_command(tmp_path, postgres_url, "hydra.sweeper.n_trials=2", "trainer.epochs=20",
                             "hydra.sweeper.study_name=slurm_sweep")
     sweep_dir = tmp_path / "results" / "sweeps" / "slurm_sweep"
     first = subprocess.Popen(command, cwd=tmp_path, env=slurm, stdout=subprocess.DEVNULL,

@@ -399,26 +399,6 @@ def test_two_sweep_processes_on_a_real_postgresql_study(tmp_path, postgres_url):
     assert max(reported) == 8  # each process reports the whole study as it saw it last
 
 
-def test_a_cluster_job_that_dies_without_a_result_costs_its_trial_not_the_sweep(tmp_path):
-    """A submitit job killed mid-trial (as scancel, a time limit or a lost node end one) is recorded abandoned
-    and its parameters run again; the sweep goes on to n_trials (hpsearch/cluster_jobs.py)."""
-    sweep_dir = tmp_path / "sweep"
-    process = sweep(sweep_dir, "hydra/launcher=submitit_local", "hydra.sweeper.n_trials=1", "sleep=3",
-                    "record_pid=true", background=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list(sweep_dir.glob("*/pid")):
-        time.sleep(0.1)
-    [pid_file] = sweep_dir.glob("*/pid")
-    time.sleep(0.2)
-    os.kill(int(pid_file.read_text()), signal.SIGKILL)
-    assert process.wait(timeout=120) == 0, process.stderr.read()[-3000:]
-    rows = trials(sweep_dir)
-    complete = [r for r in rows if r["state"] == "COMPLETE"]
-    [lost] = [r for r in rows if r["state"] == "FAIL"]
-    assert len(complete) == 1 and lost["error"] == "abandoned: its process died before the trial finished"
-    assert (lost["x"], lost["k"]) in {(r["x"], r["k"]) for r in complete}  # its parameters, run again
-
-
 def test_trials_as_submitit_jobs_locally_and_the_shipped_slurm_settings(tmp_path):
     """hydra/launcher=submitit_local runs the path Slurm jobs take (pickled job, own process, shared study)."""
     result = sweep(tmp_path / "sweep", "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
@@ -520,3 +500,26 @@ def test_the_untried_combination_taken_is_one_of_the_space_and_old_trials_of_ano
         drawn.append((trial.params["a"], round(trial.params["b"], 9)))
         study.tell(trial, 0.0)
     assert sorted(drawn) == [(a, b) for a in (1, 2) for b in (0.5, 1.0, 1.5)]  # all six, each once
+
+
+def test_a_job_that_keeps_ending_without_a_result_is_run_again_twice_then_fails(tmp_path):
+    import optuna
+    from omegaconf import OmegaConf
+    from submitit.core.utils import UncompletedJobError
+
+    from hpsearch.search_space import parse_space
+    from hpsearch.sweeper import OptunaSweeper
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sweeper = OptunaSweeper(sampler={}, pruner={}, direction="minimize")
+    sweeper.sweep_dir, sweeper.config = tmp_path, OmegaConf.create({})
+    space = parse_space({"x": "interval(0.0, 1.0)"})
+    study = optuna.create_study()
+    for _ in range(3):  # the job of the same parameters hits its time limit three times
+        trial = study.ask({"x": space["x"].distribution})
+        sweeper.job_without_result(study, trial, UncompletedJobError("state: TIMEOUT"), space)
+    states = [(t.state.name, t.user_attrs.get("error", "")) for t in study.trials]
+    assert [state for state, _ in states] == ["FAIL", "FAIL", "FAIL"]  # nothing queued after the third
+    assert states[0][1].startswith("abandoned") and states[1][1].startswith("abandoned")
+    assert states[2][1] == "UncompletedJobError: state: TIMEOUT (its parameters' job ended so 3 times)"
+    assert len({t.params["x"] for t in study.trials[:3]}) == 1  # each time the same parameters
