@@ -146,8 +146,10 @@ def trial_rows(sweep_dir: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def running_jobs(env: dict) -> list[str]:
-    listed = subprocess.run(["squeue", "-h", "-t", "R", "-o", "%i"], env=env, capture_output=True, text=True).stdout
+def queued_jobs(env: dict, *states: str) -> list[str]:
+    """The cluster's jobs in squeue (in `states` only, if given)."""
+    filters = ["-t", ",".join(states)] if states else []
+    listed = subprocess.run(["squeue", "-h", *filters, "-o", "%i"], env=env, capture_output=True, text=True).stdout
     return listed.split()
 
 
@@ -167,14 +169,14 @@ def test_each_trial_is_a_slurm_job_cancelled_and_killed_sweeps_lose_none(slurm, 
         time.sleep(0.2)
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
-    killed_jobs = set(running_jobs(slurm))
+    killed_jobs = set(queued_jobs(slurm))  # whatever their state: they are not the new sweep's
     assert len(list((sweep_dir / ".submitit").glob("*"))) >= 2, first.stderr.read()[-3000:]
     again = subprocess.Popen(command, cwd=tmp_path, env=slurm, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True, start_new_session=True)
     deadline = time.monotonic() + 120  # one job of the new sweep is cancelled as soon as it runs
-    while time.monotonic() < deadline and not set(running_jobs(slurm)) - killed_jobs:
+    while time.monotonic() < deadline and not set(queued_jobs(slurm, "R")) - killed_jobs:
         time.sleep(0.2)
-    cancelled = sorted(set(running_jobs(slurm)) - killed_jobs)[0]
+    cancelled = sorted(set(queued_jobs(slurm, "R")) - killed_jobs)[0]
     subprocess.run(["scancel", cancelled], env=slurm, check=True)
     output = again.communicate(timeout=400)[0]
     assert again.returncode == 0, output[-3000:]
