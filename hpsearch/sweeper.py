@@ -37,7 +37,7 @@ from optuna.trial import TrialState
 from conf.errors import ConfigError, UserError, first_line
 from hpsearch.cluster_jobs import each_job_on_its_own, lost
 from hpsearch.report import write_hparams, write_plots, write_report
-from hpsearch.search_space import Parameter, as_override, grid_values, legacy_parameter, parse_space
+from hpsearch.search_space import Parameter, as_override, finite_values, grid_values, legacy_parameter, parse_space
 from hpsearch.study import journal_path, open_storage, remove_empty_study, storage_spec
 from hpsearch.trial_process import launch_forked, preload, wait_for_any
 from hpsearch.untried import UntriedFirst
@@ -148,8 +148,6 @@ def check_space_values(config: DictConfig, space: dict[str, Parameter]) -> None:
     import copy
 
     from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
-
-    from hpsearch.search_space import finite_values
 
     def refusal(key: str, value: Any) -> Exception | None:
         trial = copy.deepcopy(config)
@@ -511,9 +509,7 @@ class OptunaSweeper(Sweeper):
             return
         again = f" (its parameters' job ended so {tries} times)" if lost(error) else ""
         trial.set_user_attr("error", f"{type(error).__name__}: {first_line(error)}{again}")
-        frozen = finish(study, trial, state=TrialState.FAIL)
-        self.log_progress(study, frozen)
-        write_hparams(frozen, space, self.sweep_dir / str(frozen.number), study.study_name, self.metric_names())
+        self.report_trial(study, finish(study, trial, state=TrialState.FAIL), space)
 
     @staticmethod
     def retries(study: optuna.Study, number: int) -> int:
@@ -597,6 +593,10 @@ class OptunaSweeper(Sweeper):
         else:
             trial.set_user_attr("error", f"{type(value).__name__}: {first_line(str(value))}")
             frozen = finish(study, trial, state=TrialState.FAIL)
+        self.report_trial(study, frozen, space)
+
+    def report_trial(self, study: optuna.Study, frozen: optuna.trial.FrozenTrial, space: dict[str, Parameter]) -> None:
+        """A finished trial's log line and TensorBoard HParams record."""
         self.log_progress(study, frozen)
         write_hparams(frozen, space, self.sweep_dir / str(frozen.number), study.study_name, self.metric_names())
 

@@ -47,8 +47,9 @@ class UntriedFirst(optuna.samplers.BaseSampler):
         values = {key: finite_values(d) for key, d in self.space.items()}
         self.values = values if self.space and all(v is not None for v in values.values()) else None
         self.size = math.prod(len(v) for v in values.values()) if self.values else 0
-        self.combinations: set[tuple] = set() if not self.values or self.size > LISTED else {
-            self.key(dict(zip(self.space, combination, strict=True)))
+        # every combination of a listed space, as a set member (`key`) -> the space's own values
+        self.combinations: dict[tuple, tuple] = {} if not self.values or self.size > LISTED else {
+            self.key(dict(zip(self.space, combination, strict=True))): combination
             for combination in itertools.product(*self.values.values())}
 
     def __str__(self) -> str:
@@ -69,7 +70,7 @@ class UntriedFirst(optuna.samplers.BaseSampler):
         tried = {self.key(t.params) for t in study.get_trials(deepcopy=False)
                  if t.number != trial.number and self.counted(t) and set(self.space) <= set(t.params)}
         if self.combinations:  # a resumed study's trials of an older, other space do not fill this one
-            tried &= self.combinations
+            tried &= self.combinations.keys()
         proposal = self.propose(study, trial)
         for _ in range(ATTEMPTS):
             if self.key(proposal) not in tried or len(tried) >= self.size:
@@ -77,12 +78,11 @@ class UntriedFirst(optuna.samplers.BaseSampler):
             proposal = self.propose(study, trial)
         if self.size > LISTED:
             return proposal
-        untried = sorted(self.combinations - tried, key=repr)
+        untried = sorted(self.combinations.keys() - tried, key=repr)
         if not untried:
             return proposal
-        rng = random.Random(f"{self.seed}:{trial.number}")
-        chosen = rng.choice(untried)  # keys are rounded values: take the space's own value of each
-        return {key: next(v for v in self.values[key] if rounded(v) == chosen[i]) for i, key in enumerate(self.space)}
+        chosen = random.Random(f"{self.seed}:{trial.number}").choice(untried)
+        return dict(zip(self.space, self.combinations[chosen], strict=True))
 
     def propose(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
         """What the wrapped sampler would give this trial: its relative draw, the rest drawn one by one."""
