@@ -36,8 +36,8 @@ from conf.errors import ConfigError, UserError, is_disk_full
 from conf.schema import is_sequence, target_tasks
 from data.download import sha256_of as _sha256
 from data.preprocessing import RunningMoments
-from data.shards import (FieldsLayout, ImagePathLayout, RecordLayout, SequenceLayout, SplitWriter, count_of, read_split,
-                         take)
+from data.shards import (FieldsLayout, ImagePathLayout, RecordLayout, SequenceLayout, SplitWriter, count_of,
+                         parsed_batches, read_split, take)
 from data.sources import SOURCES, Reader
 from data.text import TokenCounter, Tokenizer, tokenizer_spec
 
@@ -494,8 +494,9 @@ def _write_sequence_splits(staging: Path, parts: dict[str, Reader], plans: dict[
     entries = {split: writer.close() for split, writer in writers.items()}
     if tokens is not None:
         stats["tokenizer"] = {**tokens.spec, "vocabulary": tokens.vocabulary()}
+        tokenizer = Tokenizer(stats["tokenizer"])
         for split, entry in entries.items():
-            lengths[split] = _token_lengths(staging, entry, layout, Tokenizer(stats["tokenizer"]))
+            lengths[split] = _token_lengths(staging, entry, layout, tokenizer)
         if not any(n for n in lengths["train"] if n):
             raise UserError(f"dataset {cfg.name}: every text of its train split is empty once tokenized "
                             f"(dataset.tokenizer={tokens.spec}): there is nothing to learn from")
@@ -507,12 +508,9 @@ def _write_sequence_splits(staging: Path, parts: dict[str, Reader], plans: dict[
 def _token_lengths(staging: Path, entry: dict[str, Any], layout: SequenceLayout, tokenizer: Tokenizer) -> Counter:
     """How many texts of a written split have each number of tokens, read back from its shards once the
     vocabulary is known (a `wordpiece` text's length depends on it), with the pipeline's own tokenizer."""
-    import tensorflow as tf
-
-    files = [str(staging / shard["file"]) for shard in entry["shards"]]
     counts: Counter = Counter()
-    for records in tf.data.TFRecordDataset(files).batch(4096) if files else []:
-        counts.update(int(n) for n in tokenizer(layout.parse(records)[0]).row_lengths().numpy())
+    for texts, _ in parsed_batches([str(staging / shard["file"]) for shard in entry["shards"]], layout):
+        counts.update(int(n) for n in tokenizer(texts).row_lengths().numpy())
     return counts
 
 

@@ -310,14 +310,19 @@ def read_split(folder: Path, entry: dict[str, Any], layout: RecordLayout | Image
     return layout.decode(b"".join(blocks))
 
 
+def parsed_batches(files: list[str], layout: SequenceLayout, size: int = 4096):
+    """Sequence shards' examples, `size` at a time, parsed as the pipeline parses them: (x, y) tensors."""
+    import tensorflow as tf
+
+    for batch in tf.data.TFRecordDataset(files).batch(size) if files else []:
+        yield layout.parse(batch)
+
+
 def read_sequences(files: list[str], layout: SequenceLayout) -> tuple[np.ndarray, np.ndarray]:
     """Every example of sequence shards: an object array of texts (str) or of arrays (steps[, channels]),
     and the targets."""
-    import tensorflow as tf
-
     texts, values, targets = layout.x_dtype == "string", [], []
-    for batch in tf.data.TFRecordDataset(files).batch(4096) if files else []:
-        x, y = layout.parse(batch)
+    for x, y in parsed_batches(files, layout):
         values.extend(t.decode("utf-8") for t in x.numpy()) if texts else values.extend(
             row.astype(layout.x_dtype) for row in x.numpy())
         targets.append(y.numpy())

@@ -30,6 +30,15 @@ TEMPORARY = re.compile(r"^\.(epoch_\d+\.keras|state\.json|history\.csv|metrics\.
                        r"preprocessing\.json)\..+$")
 
 
+def read_history(run_dir: Path) -> list[dict[str, str]]:
+    """The rows of a run's `history.csv` (one per epoch, by column name); none when it has none yet."""
+    path = Path(run_dir) / HISTORY
+    if not path.is_file():
+        return []
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 class EpochRecords:
     """Writes one epoch's metrics to `history.csv` and to TensorBoard, flushed before it returns."""
 

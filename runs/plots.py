@@ -4,12 +4,12 @@ atomically."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from runs.atomic_files import replace_atomically
+from runs.epoch_records import read_history
 
 
 def _pyplot():
@@ -31,11 +31,7 @@ def _save(figure, path: Path, tight: bool = False) -> None:
 def learning_curves(run_dir: Path, metrics: list[str], best_epoch: int | None) -> Path | None:
     """Each of `metrics` (the loss and the task's or model's main metric) per epoch, train and validation,
     from history.csv, one panel each (those the history has); the best epoch marked."""
-    history = run_dir / "history.csv"
-    if not history.is_file():
-        return None
-    with history.open() as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_history(run_dir)
     if not rows:
         return None
     plt = _pyplot()

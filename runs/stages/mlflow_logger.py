@@ -21,6 +21,7 @@ import keras
 from omegaconf import DictConfig, OmegaConf
 
 from runs.atomic_files import write_json_atomically
+from runs.epoch_records import read_history
 
 log = logging.getLogger("train")
 RECORD = "mlflow.json"
@@ -133,13 +134,7 @@ class MlflowLogger(keras.callbacks.Callback):
         """Epochs the run recorded (history.csv, already cut back to its last checkpoint) that MLflow lacks:
         a run killed after its checkpoint but before this callback logged the epoch. Then each epoch is
         logged once, however often the run was killed and resumed."""
-        import csv
-
-        history = self.run_dir / "history.csv"
-        if not history.is_file():
-            return
-        with open(history, newline="") as handle:
-            rows = list(csv.DictReader(handle))
+        rows = read_history(self.run_dir)
         if not rows:
             return
         names = [name for name in rows[0] if name != "epoch"]
