@@ -44,7 +44,7 @@ def value_overrides(cfg: DictConfig) -> list:
 REFUSED_RECORDED = ("hydra", "trial", "best", "run", "checkpoint", "input")
 
 
-def unrecorded_run_config(parent: Path, changes: list, cfg_paths: tuple[str, str]) -> tuple[DictConfig, list[str]]:
+def unrecorded_run_config(parent: Path, cfg: DictConfig) -> tuple[DictConfig, list[str]]:
     """The config of a run killed before it recorded itself (no `run.json`, no checkpoint: its
     `.hydra/config.yaml` is still Hydra's, with interpolations), composed again from the command-line
     overrides Hydra recorded in `.hydra/overrides.yaml`, read as untrusted data: a list of `key=value`
@@ -76,9 +76,10 @@ def unrecorded_run_config(parent: Path, changes: list, cfg_paths: tuple[str, str
             raise UserError(f"{path}: {text} is not a plain key=value of a run's configuration; the run cannot be "
                             "started again from it")
         kept.append(text)
+    changes = value_overrides(cfg)
     if changes:
         raise UserError(f"{parent} starts again as it was configured, so {changes[0].input_line} cannot apply")
-    where = [f"{key}={value}" for key, value in (("data_dir", cfg_paths[0]), ("results_dir", cfg_paths[1]))]
+    where = [f"data_dir={cfg.data_dir}", f"results_dir={cfg.results_dir}"]
     try:
         config = compose(config_name="config", overrides=[*kept, *where])
         config.trial = OmegaConf.structured(TrialConfig)  # a sweep trial's study is not this job's
@@ -96,7 +97,7 @@ def plan_training(cfg: DictConfig) -> TrainingPlan:
         return TrainingPlan(cfg, output_dir, 0, None)
     parent = target_run(cfg)
     if cfg.checkpoint is None and not (parent / "run.json").is_file() and not has_progress(parent):
-        config, recorded = unrecorded_run_config(parent, value_overrides(cfg), (cfg.data_dir, cfg.results_dir))
+        config, recorded = unrecorded_run_config(parent, cfg)
         return TrainingPlan(config, parent, 0, None, recorded)
     config = load_run_config(parent)
     config.trial = OmegaConf.structured(TrialConfig)  # a parent that was a sweep trial: its study is not ours

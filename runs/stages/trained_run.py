@@ -29,13 +29,11 @@ class TrainedRun:
     path: Path
     epoch: int
     preprocessing: Preprocessing  # what training did to inputs (and regression targets)
+    elsewhere: Path | None = None  # the job's folder when it is outside the run (a read-only run)
 
     def header(self) -> dict[str, Any]:
         header = {"run": str(self.folder), "checkpoint": self.checkpoint, "epoch": self.epoch}
-        output_dir = Path(HydraConfig.get().runtime.output_dir)
-        if not output_dir.resolve().is_relative_to(self.folder.resolve()):  # the run is read-only: elsewhere
-            header["output_dir"] = str(output_dir)
-        return header
+        return header if self.elsewhere is None else {**header, "output_dir": str(self.elsewhere)}
 
 
 def trained_run(cfg: DictConfig) -> TrainedRun:
@@ -45,9 +43,10 @@ def trained_run(cfg: DictConfig) -> TrainedRun:
     path, epoch = resolve_checkpoint(folder, checkpoint)
     config = load_run_config(folder)
     output_dir = Path(HydraConfig.get().runtime.output_dir)
-    if not output_dir.resolve().is_relative_to(folder.resolve()):
-        logging.getLogger("run").info("run %s is read-only: this job reads it and writes into %s", folder, output_dir)
-    return TrainedRun(folder, config, checkpoint, path, epoch, load_preprocessing(folder, config))
+    elsewhere = None if output_dir.resolve().is_relative_to(folder.resolve()) else output_dir
+    if elsewhere is not None:
+        logging.getLogger("run").info("run %s is read-only: this job reads it and writes into %s", folder, elsewhere)
+    return TrainedRun(folder, config, checkpoint, path, epoch, load_preprocessing(folder, config), elsewhere)
 
 
 def load_trained_model(config: DictConfig, checkpoint: Path, preprocessing: Preprocessing | None = None) -> BaseModel:
