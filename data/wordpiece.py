@@ -111,8 +111,9 @@ def split_ids(words, lookup, longest: int, unknown: int):
     flat = chars.flat_values
     total = tf.size(flat, out_type=tf.int64)
     starts, lengths = chars.row_starts(), chars.row_lengths()
+    word_ends = starts + lengths
     owner = chars.value_rowids()
-    ends = tf.gather(starts + lengths, owner)  # where each character's word ends
+    ends = tf.gather(word_ends, owner)  # where each character's word ends
     position = tf.range(total)
     first = position == tf.gather(starts, owner)
     padded = tf.concat([flat, tf.fill([longest], "")], 0)
@@ -127,14 +128,13 @@ def split_ids(words, lookup, longest: int, unknown: int):
     too_long = lengths > MAX_WORD_CHARS
     longest_word = tf.reduce_max(tf.concat([lengths, [1]], 0))  # at least one step: an empty TensorArray has no shape
     steps = tf.cast(tf.minimum(longest_word, MAX_WORD_CHARS), tf.int32)
-    last = tf.maximum(total - 1, 0)
-
-    def gather(values, at):  # past the last character (a finished word): any value, never kept
-        return tf.gather(tf.concat([values, tf.zeros([1], values.dtype)], 0), tf.minimum(at, last))
+    # one entry past the last character, read by words already finished (never kept), padded once for all steps
+    best_length, best_id = tf.concat([best_length, [0]], 0), tf.concat([best_id, [-1]], 0)
 
     def step(i, at, failed, emitted, kept):
-        live = (at < starts + lengths) & ~too_long
-        length, piece_id = gather(best_length, at), gather(best_id, at)
+        live = (at < word_ends) & ~too_long
+        here = tf.minimum(at, total)
+        length, piece_id = tf.gather(best_length, here), tf.gather(best_id, here)
         failed = failed | (live & (length == 0))
         return (i + 1, at + tf.cast(tf.maximum(length, 1), tf.int64), failed,
                 emitted.write(i, piece_id), kept.write(i, live & (length > 0)))
