@@ -66,6 +66,10 @@ def require_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 DATASET_NAMES: list[str] = []  # every dataset source; `data` adds them as it is imported
+# Sources that read another library's datasets (TensorFlow Datasets, Hugging Face) fill the keys a config
+# leaves to them (input_shape, num_classes, task, ...) from that dataset's own description before the
+# schema's checks run: {source: complete(dataset node)}; `data` registers them, this module never imports it.
+DATASET_COMPLETERS: dict[str, Any] = {}
 
 
 @dataclass
@@ -80,6 +84,9 @@ class DatasetConfig:
     """A classification dataset prepared once into `data/<name>/{train,val,test}/`."""
 
     name: str = "???"
+    # the source that reads it (data/sources.py, data/datasets/); null: the one called `name`. A source of
+    # another library's datasets (tfds, huggingface) sets it, and `name` is then that library's dataset name
+    source: str | None = None
     # of one example; a null first size is a sequence of any length: [null] (text: tokens), [null, 3] (steps x channels)
     input_shape: list[Optional[int]] = field(default_factory=list)
     dtype: str | None = None  # the features' dtype where a source leaves it open: string (text), int64, float32
@@ -109,7 +116,10 @@ class DatasetConfig:
     tokenizer: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        require_choice("dataset.name", self.name, tuple(sorted(DATASET_NAMES)))
+        if self.source is None:
+            require_choice("dataset.name", self.name, tuple(sorted(DATASET_NAMES)))
+        else:
+            require_choice("dataset.source", self.source, tuple(sorted(DATASET_NAMES)))
         self._check_sequences()
         features, targets = _plain(self.features) or {}, _plain(self.targets) or {}
         for name, feature in features.items():
@@ -549,6 +559,7 @@ def validate_config(cfg: DictConfig) -> None:
     through.
     """
     _check_known_keys(cfg, "", [*ROOT_KEYS, "hydra"])
+    complete_dataset(cfg.dataset)
     missing = sorted(key for key in OmegaConf.missing_keys(cfg) if not key.startswith("hydra."))
     if missing:
         raise ConfigError(f"{missing[0]} has no value and needs one: add {missing[0]}=... to the command line")
@@ -562,6 +573,15 @@ def validate_config(cfg: DictConfig) -> None:
     RunConfig(**{key: cfg[key] for key in ROOT_KEYS if key not in GROUPS})
     if cfg.run is None:  # a job on an earlier run takes that run's model and task (checked when its config is read)
         check_task_metrics(cfg)
+
+
+def complete_dataset(node: DictConfig) -> None:
+    """Let the dataset's source fill the keys its config leaves to it (see DATASET_COMPLETERS)."""
+    if not isinstance(node, DictConfig) or "name" not in node:
+        return
+    completer = DATASET_COMPLETERS.get(node.get("source") or node.get("name"))
+    if completer is not None:
+        completer(node)
 
 
 def register_schema(group: str, name: str, schema: type) -> None:

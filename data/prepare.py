@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -33,12 +34,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from conf import CONF_DIR, PROJECT_ROOT
 from conf.errors import ConfigError, UserError, is_disk_full
-from conf.schema import is_sequence, target_tasks
+from conf.schema import complete_dataset, is_sequence, target_tasks
 from data.download import sha256_of as _sha256
 from data.preprocessing import RunningMoments
 from data.shards import (FieldsLayout, ImagePathLayout, RecordLayout, SequenceLayout, SplitWriter, count_of,
                          parsed_batches, read_split, take)
-from data.sources import SOURCES, Reader
+from data.sources import SOURCES, Reader, prepare_command, source_name
 from data.text import TokenCounter, Tokenizer, tokenizer_spec
 
 SPLITS = ("train", "val", "test")
@@ -83,9 +84,14 @@ def values_per_step(input_shape: Any) -> int:
 def prepared_dir(cfg: DictConfig, data_dir: str | Path) -> Path:
     """`data/<name>`; a parametric dataset's folder also carries a hash of its parameters, so that
     every size and shape of `synthetic`, and every image folder, gets a prepared folder of its own."""
-    if not SOURCES[cfg.name].parametric:
+    source = source_name(cfg)
+    if not SOURCES[source].parametric:
         return Path(data_dir) / cfg.name
     digest = hashlib.sha256(json.dumps(preparation_params(cfg), sort_keys=True).encode()).hexdigest()
+    if source != cfg.name:  # another library's dataset: `tfds-cifar100_3.0.2-<digest>`
+        slug = re.sub(r"[^A-Za-z0-9_.]+", "_", Path(str(cfg.name)).name if "/" in str(cfg.name) and Path(
+            str(cfg.name)).expanduser().exists() else str(cfg.name)).strip("_.") or "dataset"
+        return Path(data_dir) / f"{source}-{slug}-{digest[:12]}"
     return Path(data_dir) / f"{cfg.name}-{digest[:12]}"
 
 
@@ -168,7 +174,7 @@ def raw_files(cfg: DictConfig, data_dir: str | Path, download: bool) -> dict[str
     created = [folder for folder in (directory, directory.parent) if not folder.exists()]
     files = {}
     try:
-        for remote in SOURCES[cfg.name].files:
+        for remote in SOURCES[source_name(cfg)].files:
             local = verified_local(remote, directory)
             if local is None and not download:
                 raise UserError(f"dataset {cfg.name} is not prepared and needs a download: run "
@@ -232,8 +238,9 @@ def verify_shards(folder: Path, manifest: dict[str, Any], checksums: bool) -> No
             path = folder / shard["file"]
             if not path.is_file() or path.stat().st_size != shard["bytes"] or (
                     checksums and _sha256(path) != shard["sha256"]):
+                command = manifest.get("prepare", f"python -m data.prepare {manifest['name']}")
                 raise UserError(f"{path} is missing or was changed since data.prepare wrote it; run "
-                                f"`python -m data.prepare {manifest['name']} --force`")
+                                f"`{command} --force`")
 
 
 def _check_prepared(folder: Path, cfg: DictConfig, verify: bool = False) -> dict[str, Any]:
@@ -258,7 +265,7 @@ def _check_prepared(folder: Path, cfg: DictConfig, verify: bool = False) -> dict
                for key in sorted(set(recorded) | set(wanted)) if recorded.get(key) != wanted.get(key)]
     intrinsic = [key for key in ("num_classes", "num_outputs", "values_per_example")
                  if key in recorded and recorded.get(key) != wanted.get(key)]
-    if intrinsic and not SOURCES[cfg.name].parametric:  # preparing again would read the same data
+    if intrinsic and not SOURCES[source_name(cfg)].parametric:  # preparing again would read the same data
         key = intrinsic[0]
         shown = f"dataset.{key}={wanted.get(key)!r}" if key != "values_per_example" else \
             f"dataset.input_shape={list(cfg.input_shape)}"
@@ -266,7 +273,7 @@ def _check_prepared(folder: Path, cfg: DictConfig, verify: bool = False) -> dict
                         f"{recorded.get(key)!r}; leave it at the dataset's value")
     if changed:
         raise UserError(f"{folder} was prepared differently from the dataset config: {', '.join(changed)}; "
-                        f"run `python -m data.prepare {cfg.name} --force` to prepare it again")
+                        f"run `{prepare_command(cfg)} --force` to prepare it again")
     return manifest
 
 
@@ -581,19 +588,23 @@ def prepare_dataset(cfg: DictConfig, data_dir: str | Path, force: bool = False, 
     A dataset whose raw files must be downloaded is only downloaded when `download` is set (the
     `python -m data.prepare` command); training prepares it itself only from files already here.
     """
-    if cfg.name not in SOURCES:
+    if source_name(cfg) not in SOURCES:
         raise ConfigError(f"dataset.name={cfg.name!r} is invalid: must be one of {', '.join(SOURCES)}")
     data_dir = check_data_dir(data_dir)
     folder = prepared_dir(cfg, data_dir)
     if folder.exists() and not force:
         _check_prepared(folder, cfg, verify)
         return folder
-    source = SOURCES[cfg.name]
+    source = SOURCES[source_name(cfg)]
     if source.size_of is not None:  # refuse what cannot fit before generating anything
         examples, example_bytes = source.size_of(cfg)
         _check_disk(_existing_parent(folder), examples * example_bytes, f"dataset {cfg.name}")
         check_memory(examples * LABEL_PLAN_BYTES, f"planning the split of dataset {cfg.name}")
-    files = raw_files(cfg, data_dir, download)
+    if source.fetch is not None:  # another library's dataset, in that library's own folder
+        source.fetch(cfg, download)
+        files = {}
+    else:
+        files = raw_files(cfg, data_dir, download)
     parts = source.load(cfg, files)
     try:
         labels = {part: np.concatenate([stratifying_labels(cfg, y) for _, y in read(labels_only=True)])
@@ -631,7 +642,9 @@ def _write_prepared(cfg: DictConfig, source, parts, plans, staging: Path, folder
                     "num_classes": int(cfg.num_classes),
                     "class_names": list(source.class_names_of(cfg) if source.class_names_of else source.class_names),
                     "source": [{"file": r.name, "sha256": r.sha256, "urls": list(r.urls)} for r in source.files],
-                    "splits": splits}
+                    "prepare": prepare_command(cfg), "splits": splits}
+        if source.described is not None:
+            manifest["external"] = source.described(cfg)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         if force and folder.exists():
             shutil.rmtree(folder)
@@ -684,6 +697,7 @@ def dataset_config(name: str, overrides: tuple[str, ...] | list[str] = ()) -> Di
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         # `~model`: a dataset's config does not depend on the model, and data/ does not import models/
         cfg = compose("config", overrides=["~model", f"dataset={name}", *prefixed])
+    complete_dataset(cfg.dataset)
     OmegaConf.to_object(cfg.dataset)
     return cfg.dataset
 

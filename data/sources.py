@@ -23,7 +23,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from conf.errors import UserError
-from conf.schema import DatasetConfig, register_dataset_name, register_schema, require
+from conf.schema import DATASET_COMPLETERS, DatasetConfig, register_dataset_name, register_schema, require
 from data.download import RemoteFile
 
 Arrays = tuple[np.ndarray, np.ndarray]
@@ -88,6 +88,13 @@ class Source:
     class_names_of: Callable[[DictConfig], list[str]] | None = None
     # (examples, bytes a prepared example takes) known from the config alone, checked before any work
     size_of: Callable[[DictConfig], tuple[int, int]] | None = None
+    # another library's datasets (data/datasets/tfds.py, huggingface.py): `complete(cfg)` fills the config keys
+    # left to the dataset's own description, before the schema's checks; `fetch(cfg, download)` makes the
+    # library's copy available (downloading only when `download`, the data.prepare command) in place of `files`;
+    # `described(cfg)` is what the manifest records of it (library, name, version, location)
+    complete: Callable[[DictConfig], None] | None = None
+    fetch: Callable[[DictConfig, bool], None] | None = None
+    described: Callable[[DictConfig], dict] | None = None
 
 
 def load_digits(cfg: DictConfig, files: dict[str, Path]) -> dict[str, Reader]:
@@ -382,6 +389,24 @@ SOURCES: dict[str, Source] = {
         "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")),
 }
 
+def source_name(cfg: DictConfig) -> str:
+    """The key of the source that reads dataset `cfg`: its `source`, or else its `name`."""
+    return cfg.get("source") or cfg.name
+
+
+LOCATION_KEYS = ("tfds_dir", "subset", "revision", "cache_dir")  # where another library's dataset is found
+
+
+def prepare_command(cfg: DictConfig) -> str:
+    """The `python -m data.prepare ...` command that prepares dataset `cfg` (its name, and where its library
+    keeps it, as arguments where the source reads datasets of another library by name)."""
+    source = source_name(cfg)
+    if source == cfg.name:
+        return f"python -m data.prepare {source}"
+    where = "".join(f" {key}={cfg[key]}" for key in LOCATION_KEYS if cfg.get(key) is not None)
+    return f"python -m data.prepare {source} name={cfg.name}{where}"
+
+
 def dataset_schema(name: str) -> type[DatasetConfig]:
     """The schema of dataset `name`'s config keys; UserError for a dataset no source provides."""
     if name not in SOURCES:
@@ -395,6 +420,8 @@ def register_source(name: str, source: Source) -> None:
     SOURCES[name] = source
     register_dataset_name(name)
     register_schema("dataset", name, source.schema)
+    if source.complete is not None:
+        DATASET_COMPLETERS[name] = source.complete
 
 
 register_schema("dataset", "dataset", DatasetConfig)  # the schema of datasets with no keys of their own

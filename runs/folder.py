@@ -94,7 +94,7 @@ def load_run_config(run_dir: Path) -> DictConfig:
             raise UserError(f"{path}: {error}") from None
         schema = OmegaConf.structured(RunConfig)
         schema.model = OmegaConf.structured(model_schema)
-        schema.dataset = OmegaConf.structured(dataset_schema(saved.dataset.name))
+        schema.dataset = OmegaConf.structured(dataset_schema(saved.dataset.get("source") or saved.dataset.name))
         typed = OmegaConf.merge(schema, saved)
         validate_config(typed)
     except ConfigError as error:

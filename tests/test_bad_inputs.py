@@ -314,6 +314,40 @@ CASES = [
                              "specified: -m runs a sweep, --cfg only prints the config"),
     (["-m", "hydra.sweep.dir="], "hydra.sweep.dir='' is invalid"),
     (["-m", "hpsearch=mlp", "hydra.sweeper.n_trials=-1"], "hydra.sweeper.n_trials=-1 is invalid"),
+    # datasets of TensorFlow Datasets and Hugging Face, offline (issue #23): builders TFDS registers, none prepared
+    (["dataset=tfds"], "dataset.name has no value and needs one: add dataset.name=... to the command line"),
+    (["dataset=tfds", "dataset.name=mnsit", "dataset.tfds_dir=EMPTY_DIR"],
+     "dataset.name=mnsit: TensorFlow Datasets has no builder mnsit and none is prepared in EMPTY_DIR "
+     "(dataset.tfds_dir); did you mean mnist, kmnist, emnist?"),
+    (["dataset=tfds", "dataset.name=mnist", "dataset.tfds_dir=EMPTY_DIR"],
+     "TFDS dataset mnist is not prepared in EMPTY_DIR: run `python -m data.prepare tfds name=mnist "
+     "tfds_dir=EMPTY_DIR` (TFDS downloads and prepares it)"),
+    (["dataset=tfds", "dataset.name=mnist:9.9.9", "dataset.tfds_dir=EMPTY_DIR"],
+     "dataset.name=mnist:9.9.9 (in EMPTY_DIR): "),
+    (["dataset=tfds", "dataset.name=mnist", "dataset.tfds_dir=EMPTY_DIR", "dataset.feature=pixels"],
+     "dataset.feature: TFDS dataset mnist has no feature pixels; it has image (Image), label (ClassLabel)"),
+    (["dataset=tfds", "dataset.name=mnist", "dataset.tfds_dir=EMPTY_DIR", "dataset.label=digit"],
+     "dataset.label=digit: TFDS dataset mnist has no such feature; it has image (Image), label (ClassLabel)"),
+    (["dataset=tfds", "dataset.name=mnist", "dataset.tfds_dir=EMPTY_DIR", "dataset.splits.val=dev"],
+     "dataset.splits.val=dev: TFDS dataset mnist has no split dev; it has train, test"),
+    (["dataset=tfds", "dataset.name=mnist", "dataset.tfds_dir=EMPTY_DIR", "dataset.num_classes=7"],
+     "dataset.num_classes=7 is invalid: TFDS dataset mnist gives 10 (its label label has 10 classes); leave it out"),
+    (["dataset=tfds", "dataset.name=mnist", "dataset.image_size=[0,8]"], "dataset.image_size=[0, 8] is invalid"),
+    (["dataset=tfds", "dataset.name=ucf101", "dataset.tfds_dir=EMPTY_DIR"],
+     "feature video of TFDS dataset ucf101 is a Video, which this project cannot read (supported: fixed-size "
+     "images, text, numeric tensors (fixed or of any length), class labels), and it has no other input feature"),
+    (["dataset=tfds", "dataset.name=imagenet2012", "dataset.tfds_dir=EMPTY_DIR"],
+     "feature image of TFDS dataset imagenet2012 holds images of varying sizes (shape [null, null, 3]): set "
+     "dataset.image_size=[height,width] to resize them when prepared"),
+    (["dataset=tfds", "dataset.name=imagenet2012", "dataset.tfds_dir=EMPTY_DIR", "dataset.image_size=[16,16]"],
+     "TFDS dataset imagenet2012 is not prepared in EMPTY_DIR: run `python -m data.prepare tfds name=imagenet2012 "
+     "tfds_dir=EMPTY_DIR` (TFDS downloads and prepares it); it needs files placed by hand in "
+     "EMPTY_DIR/downloads/manual (dataset.manual_dir): "),
+    (["dataset=huggingface", "dataset.name=nobody/no_such_dataset"],
+     "dataset.name=nobody/no_such_dataset: not a folder of save_to_disk, not data files here, and not in the local "
+     "Hugging Face cache"),
+    (["dataset=huggingface", "dataset.name=FILE"], "dataset.name=FILE: a data file must be one of "),
+    (["dataset=huggingface", "dataset.name=EMPTY_DIR"], "dataset.name=EMPTY_DIR"),
 ]
 
 

@@ -82,7 +82,8 @@ def test_values_out_of_range_raise_config_error(override, expected):
 @pytest.mark.parametrize(("override", "expected"), [
     ("model=unet", "model=unet: no such option; available: cnn, mlp, resnet, rnn, transformer, vae"),
     ("dataset=imagenet", "dataset=imagenet: no such option; available: cifar10, diabetes, digit_features, digits, fashion_mnist, "
-                         "image_folder, imdb, mnist, multilabel, synthetic, text_file, text_folder, topics, waves, wine"),
+                         "huggingface, image_folder, imdb, mnist, multilabel, synthetic, text_file, text_folder, tfds, "
+                         "topics, waves, wine"),
     ("stage=dance", "stage=dance: no such option; available: evaluate, export, infer, train"),
 ])
 def test_unknown_group_options_list_the_available_ones(override, expected):

@@ -90,9 +90,9 @@ def test_cli_prepares_lists_and_reports_errors(tmp_path, capsys):
     assert "digits" in listing and "prepared," in listing and "synthetic" in listing
     assert main(["mnist-typo", "--data-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == ("error: unknown dataset 'mnist-typo'; "
-                                              "known: cifar10, diabetes, digit_features, digits, fashion_mnist, image_folder, imdb, "
-                                              "mnist, multilabel, synthetic, text_file, text_folder, topics, "
-                                              "waves, wine")
+                                              "known: cifar10, diabetes, digit_features, digits, fashion_mnist, huggingface, "
+                                              "image_folder, imdb, mnist, multilabel, synthetic, text_file, "
+                                              "text_folder, tfds, topics, waves, wine")
     (tmp_path / "a_file").write_text("")
     assert main(["--list", "--data-dir", str(tmp_path / "a_file")]) == 2  # as the form that prepares refuses it
     assert capsys.readouterr().err.strip() == (f"error: data_dir={tmp_path / 'a_file'} is a file, not a folder: "
@@ -169,7 +169,7 @@ def test_cli_takes_the_overrides_training_takes(tmp_path, capsys):
     cfg = compose_config("dataset=synthetic", "dataset.num_samples=300", "dataset.noise=0.5").dataset
     assert f"synthetic: prepared {prepared_dir(cfg, tmp_path)}" in capsys.readouterr().out
     assert main(["synthetic", "num_sample=300", "--data-dir", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.startswith("error: dataset.num_sample: unknown key; allowed: name, input_shape")
+    assert capsys.readouterr().err.startswith("error: dataset.num_sample: unknown key; allowed: name, source, input_shape")
     (tmp_path / "a_file").write_text("x")
     assert main(["digits", "--data-dir", str(tmp_path / "a_file")]) == 2
     assert capsys.readouterr().err.strip() == (f"error: data_dir={tmp_path / 'a_file'} is a file, not a folder: "
