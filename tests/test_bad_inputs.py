@@ -140,8 +140,9 @@ CASES = [
      "model.width=10 is invalid: must be a multiple of model.heads=4"),
     (["model=transformer", "dataset=waves", "model.pooling=sum"], "model.pooling='sum' is invalid: must be one of "
                                                                   "mean, max"),
-    (["dataset=bar"], "dataset=bar: no such option; available: cifar10, diabetes, digit_features, digits, fashion_mnist, image_folder, "
-                     "imdb, mnist, multilabel, synthetic, text_file, text_folder, topics, waves, wine"),
+    (["dataset=bar"], "dataset=bar: no such option; available: cifar10, diabetes, digit_features, digits, fashion_mnist, "
+                      "huggingface, image_folder, imdb, mnist, multilabel, synthetic, text_file, text_folder, tfds, topics, "
+                      "waves, wine"),
     (["optimizer=nosuch"], "optimizer=nosuch: no such option"),
     (["trainer=nosuch"], "trainer=nosuch: no such option"),
     (["stage=nosuch"], "stage=nosuch: no such option"),
@@ -346,6 +347,9 @@ CASES = [
     (["dataset=huggingface", "dataset.name=nobody/no_such_dataset"],
      "dataset.name=nobody/no_such_dataset: not a folder of save_to_disk, not data files here, and not in the local "
      "Hugging Face cache"),
+    (["dataset=huggingface", "dataset.name=nobody/no_such_dataset"],
+     "; if it is a hub dataset, download it first: `python -m data.prepare huggingface name=nobody/no_such_dataset` "
+     "(where the hub can be reached)"),
     (["dataset=huggingface", "dataset.name=FILE"], "dataset.name=FILE: a data file must be one of "),
     (["dataset=huggingface", "dataset.name=EMPTY_DIR"], "dataset.name=EMPTY_DIR"),
 ]
