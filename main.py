@@ -30,6 +30,7 @@ import data.sources  # noqa: F401 -- registers every dataset's schema
 import models  # noqa: F401 -- registers every model's schema
 from conf import CONF_DIR
 from conf.errors import UserError, exit_with_message, first_line, is_disk_full, one_line_error
+from conf.hydra_shortcuts import list_config_groups_only_when_shown, rewritten_arguments, skip_hydras_mode_probe
 from conf.schema import optimized_metrics, register_configs, validate_config
 from hpsearch.promote import apply_best
 from runs.output_dirs import claimed_job_folder, discard_claims, register_resolvers
@@ -151,8 +152,8 @@ def run_reporting_user_errors() -> None:
     """
     wants_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
     TRACEBACKS["wanted"] = wants_traceback
-    sys.argv[1:] = [option_names_as_strings(argument) for argument in resolvable_cfg_request(sys.argv[1:])]
-    skip_hydras_mode_probe(sys.argv[1:], CONF_DIR)
+    sys.argv[1:] = rewritten_arguments(sys.argv[1:])
+    skip_hydras_mode_probe(sys.argv[1:], CONF_DIR)  # conf/hydra_shortcuts.py: what each saves, and why it is safe
     list_config_groups_only_when_shown()
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
@@ -165,56 +166,6 @@ def run_reporting_user_errors() -> None:
         if message is None:
             raise
         exit_with_message(message)
-
-
-def skip_hydras_mode_probe(arguments: list[str], conf_dir: Path) -> bool:
-    """Spare Hydra a composition of the whole config, about 0.3 s of CPU on every command
-    (benchmarks/mode_probe.py), when its result is known; returns whether it was spared.
-
-    Before it runs anything, Hydra composes the config once only to read `hydra.mode` (a config
-    file may set MULTIRUN), then composes it again to run. Where neither the command line nor any
-    file of `conf/` can set `hydra.mode`, that first composition finds nothing, and Hydra goes on as
-    with no setting: a run, or a multirun with `-m`. Anything that might set it (the key, another
-    config folder, a search path, a `mode:` in a file) leaves Hydra's own probe in place.
-    """
-    from hydra._internal.hydra import Hydra
-
-    if any(argument.startswith(("-cd", "--config-dir", "-cp", "--config-path")) or "hydra.mode" in argument
-           or "searchpath" in argument for argument in arguments):
-        return False
-    for path in conf_dir.rglob("*.yaml"):
-        if re.search(r"^\s*mode\s*:|hydra\.mode|searchpath", path.read_text(errors="replace"), re.MULTILINE):
-            return False
-    Hydra.get_mode = lambda self, config_name, overrides: None  # what it returns when nothing sets the mode
-    return True
-
-
-class _Deferred:
-    """A string computed when it is turned into one (`string.Template` does that to what it fills in)."""
-
-    def __init__(self, compute) -> None:
-        self.compute = compute
-
-    def __str__(self) -> str:
-        return self.compute()
-
-
-def list_config_groups_only_when_shown() -> None:
-    """`--help` without Hydra's walk of every config group, 3 s of CPU: Hydra lists them all, twice,
-    for `$APP_CONFIG_GROUPS` and `$HYDRA_CONFIG_GROUPS` before it fills the help template, and this
-    project's template (conf/hydra/help/project.yaml) uses neither. The lists are now made only if a
-    template shows them."""
-    from hydra._internal.hydra import Hydra
-
-    listing = Hydra.format_config_groups
-    if getattr(listing, "deferred", False):
-        return
-
-    def deferred(self, predicate, compact=True):
-        return _Deferred(lambda: listing(self, predicate, compact))
-
-    deferred.deferred = True
-    Hydra.format_config_groups = deferred
 
 
 def disk_full_error(error: BaseException) -> UserError | None:
@@ -235,28 +186,6 @@ def disk_full_error(error: BaseException) -> UserError | None:
                              "from its last checkpoint with run=<its folder>")
         cause = cause.__cause__ or cause.__context__
     return None
-
-
-def option_names_as_strings(argument: str) -> str:
-    """`debug=nan` as `debug='nan'`: Hydra's grammar reads nan and inf as numbers, and a config group
-    (a key without a dot) is chosen by name."""
-    match = re.fullmatch(r"(\+{0,2}[A-Za-z_][\w/]*)=(nan|inf)", argument, flags=re.IGNORECASE)
-    return f"{match.group(1)}='{match.group(2)}'" if match else argument
-
-
-def resolvable_cfg_request(arguments: list[str]) -> list[str]:
-    """`--cfg hydra --resolve` as `--cfg all --package hydra --resolve`.
-
-    Hydra resolves `--cfg hydra` on a copy of the `hydra` node alone, where `hydra.run.dir` cannot
-    reach the run's keys it is built from (`stage.name`, `results_dir`, ...); the whole config
-    narrowed to the same package prints the same node, resolved.
-    """
-    for flag in ("--cfg", "-c"):
-        if flag in arguments[:-1] and arguments[arguments.index(flag) + 1] == "hydra" and (
-                "--resolve" in arguments) and not {"--package", "-p"} & set(arguments):
-            position = arguments.index(flag) + 1
-            return [*arguments[:position], "all", "--package", "hydra", *arguments[position + 1:]]
-    return arguments
 
 
 def composition_error(error: Exception) -> str | None:

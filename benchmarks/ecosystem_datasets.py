@@ -121,8 +121,8 @@ def compare(count: int, repeats: int, work: Path) -> None:
     import tensorflow_datasets as tfds
 
     direct = tfds.builder_from_directory(str(work / "tfds" / "bench_digits" / "1.0.0")).as_dataset(
-        split="train", as_supervised=True).map(lambda image, label: (tf.cast(image, tf.float32) / 255.0, label),
-                                               num_parallel_calls=tf.data.AUTOTUNE).batch(BATCH).prefetch(2)
+        split="train").map(lambda example: (tf.cast(example["image"], tf.float32) / 255.0, example["label"]),
+                           num_parallel_calls=tf.data.AUTOTUNE).batch(BATCH).prefetch(2)
     times: dict[str, list[float]] = {}
     model = mlp((28, 28, 1))
     timer = EpochTimer()

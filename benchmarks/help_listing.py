@@ -1,4 +1,4 @@
-"""What `main.py --help` saves by not listing every config group: `main.list_config_groups_only_when_shown`.
+"""What `main.py --help` saves by not listing every config group: `conf.hydra_shortcuts.list_config_groups_only_when_shown`.
 
     python benchmarks/help_listing.py [--repeats 7]
 

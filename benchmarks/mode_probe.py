@@ -1,4 +1,4 @@
-"""What skipping Hydra's mode probe saves on a command: `main.py`'s `skip_hydras_mode_probe`.
+"""What skipping Hydra's mode probe saves on a command: `conf.hydra_shortcuts.skip_hydras_mode_probe`.
 
     python benchmarks/mode_probe.py [--repeats 7]
 

@@ -2,9 +2,11 @@
 `vae` against predicting the mean image.
 
     python benchmarks/reference_models.py resnet [--seeds 1,2,3,42] [--timing-runs 3] [--epochs 30]
+                                                 [--experiment digits_resnet20]
     python benchmarks/reference_models.py vae [--seeds 1,2,3] [--epochs 30]
 
-resnet: `python main.py model=resnet seed=<s>` for each seed (test accuracy of the best checkpoint), then
+resnet: `python main.py model=resnet seed=<s>` (or `experiment=<name> seed=<s>`, a recipe's optimizer, schedule
+and augmentation) for each seed (test accuracy of the best checkpoint), then
 whole-process wall time, alternating `--timing-runs` times, against `benchmarks/plain_keras_resnet.py`,
 which trains the same network (built by `models.resnet`'s function, nothing else of the project) with
 `model.fit` on the same splits, epochs and batch size: ratio of the medians, main.py / plain Keras.
@@ -40,9 +42,10 @@ def run_main(work: Path, *args: str) -> tuple[float, Path]:
 
 def resnet(args: argparse.Namespace, work: Path) -> None:
     common = ["model=resnet", f"trainer.epochs={args.epochs}"]
+    recipe = [f"experiment={args.experiment}", f"trainer.epochs={args.epochs}"] if args.experiment else common
     accuracies = {}
     for seed in args.seeds:
-        _, run = run_main(work, *common, f"seed={seed}")
+        _, run = run_main(work, *recipe, f"seed={seed}")
         accuracies[seed] = json.loads((run / "metrics.json").read_text())["test"]["accuracy"]
         print(f"seed {seed}: test accuracy {accuracies[seed]:.4f}", flush=True)
     folder = work / "data" / "digits"
@@ -57,9 +60,11 @@ def resnet(args: argparse.Namespace, work: Path) -> None:
         walls["main.py"].append(wall)
         print(f"timing {index + 1}/{args.timing_runs}: plain {walls['plain keras'][-1]:.1f}s (test accuracy "
               f"{plain_accuracy:.4f}) | main.py {wall:.1f}s", flush=True)
+    print(f"\nresnet depth 20 ({args.experiment or 'model defaults'}), {args.epochs} epochs: test accuracy median "
+          f"{statistics.median(accuracies.values()):.4f} over seeds {', '.join(map(str, args.seeds))}")
+    if not args.timing_runs:
+        return
     medians = {side: statistics.median(values) for side, values in walls.items()}
-    print(f"\nresnet depth 20, {args.epochs} epochs: test accuracy median {statistics.median(accuracies.values()):.4f} "
-          f"over seeds {', '.join(map(str, args.seeds))}")
     print(f"whole process, medians of {args.timing_runs} alternating runs: main.py {medians['main.py']:.1f}s, "
           f"plain keras {medians['plain keras']:.1f}s, ratio {medians['main.py'] / medians['plain keras']:.3f}")
 
@@ -96,6 +101,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=lambda text: [int(s) for s in text.split(",")], default=None)
     parser.add_argument("--timing-runs", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--experiment", default=None, help="resnet: the accuracy runs' recipe (timing: defaults)")
     add_folder_arguments(parser)
     args = parser.parse_args()
     args.seeds = args.seeds or ([1, 2, 3, 42] if args.model == "resnet" else [1, 2, 3])

@@ -43,7 +43,7 @@ def test_help_lists_the_groups_to_choose_from_with_their_options(tmp_path):
     assert "best_params" not in shown.stdout and "schema" not in shown.stdout
     assert list(tmp_path.iterdir()) == []
     # the project's template lists no group through Hydra, so Hydra's listing is never made for it
-    # (main.list_config_groups_only_when_shown); templates that show it still get it, in full
+    # (conf/hydra_shortcuts.list_config_groups_only_when_shown); templates that show it still get it, in full
     hydras = run_main(tmp_path, "hydra/help=default", "--help")
     assert hydras.returncode == 0 and "model: cnn, mlp, resnet, rnn, transformer, vae\n" in hydras.stdout, hydras.stderr
     assert "optimizer: adam, adamw, sgd\n" in hydras.stdout and "hydra/sweeper" not in hydras.stdout
@@ -55,17 +55,16 @@ def test_help_lists_the_groups_to_choose_from_with_their_options(tmp_path):
 def test_hydras_mode_probe_is_skipped_only_where_nothing_can_set_the_mode(tmp_path, monkeypatch):
     from hydra._internal.hydra import Hydra
 
-    import main
-    from conf import CONF_DIR
+    from conf import CONF_DIR, hydra_shortcuts
 
     monkeypatch.setattr(Hydra, "get_mode", Hydra.get_mode)  # put back after the test
     conf = tmp_path / "conf"
     (conf / "experiment").mkdir(parents=True)
     (conf / "config.yaml").write_text("defaults:\n  - model: mlp\n")
-    assert main.skip_hydras_mode_probe(["trainer.epochs=1"], conf)
+    assert hydra_shortcuts.skip_hydras_mode_probe(["trainer.epochs=1"], conf)
     assert Hydra.get_mode(None, config_name="config", overrides=[]) is None  # Hydra's answer when nothing sets it
     for arguments in (["hydra.mode=MULTIRUN"], ["-cd", "/x"], ["--config-dir=/x"], ["hydra.searchpath=[file:///x]"]):
-        assert not main.skip_hydras_mode_probe(arguments, conf), arguments
+        assert not hydra_shortcuts.skip_hydras_mode_probe(arguments, conf), arguments
     (conf / "experiment" / "sweep.yaml").write_text("# @package _global_\nhydra:\n  mode: MULTIRUN\n")
-    assert not main.skip_hydras_mode_probe([], conf)  # a file that sets the mode keeps Hydra's probe
-    assert main.skip_hydras_mode_probe([], CONF_DIR)  # the project's own files set no mode
+    assert not hydra_shortcuts.skip_hydras_mode_probe([], conf)  # a file that sets the mode keeps Hydra's probe
+    assert hydra_shortcuts.skip_hydras_mode_probe([], CONF_DIR)  # the project's own files set no mode
