@@ -144,7 +144,8 @@ PINNED = ("feature", "task", "num_classes", "input_shape", "scale")  # what comp
 def is_pinned(cfg: DictConfig) -> bool:
     """Whether completion already filled the config (a recorded run's): stages that do not read the data then
     need not find the library's copy (infer and export read the run's own records)."""
-    return all(cfg.get(key) not in (None, [], {}) for key in PINNED) and (
+    pinned = [key for key in PINNED if not (cfg.get("features") and key in ("feature", "input_shape"))]
+    return all(cfg.get(key) not in (None, [], {}) for key in pinned) and (
         cfg.get("label") is not None or cfg.get("task") == "unsupervised")
 
 
@@ -163,6 +164,8 @@ def complete(cfg: DictConfig, columns: dict[str, Column], splits: list[str], whe
             entry = cfg.features[name]
             if entry.get("shape") is None:
                 entry.shape = _fixed_shape(columns[name], where, f"dataset.features.{name}")
+            if columns[name].kind == "image" and entry.get("scale") is None:
+                entry.scale = 255.0
     elif len(inputs) > 1 or isinstance(cfg.get("feature"), (list, ListConfig)):
         wrong = [name for name in inputs if not _is_number(columns[name])]
         if wrong:
@@ -195,6 +198,9 @@ def complete(cfg: DictConfig, columns: dict[str, Column], splits: list[str], whe
                 int(np.prod(cfg.input_shape)) != int(np.prod(shape))):
             raise ConfigError(f"dataset.input_shape={list(cfg.input_shape)} is invalid: feature {column.name} of "
                               f"{where} has shape {shape}")
+    if label is None and cfg.get("features"):
+        raise UserError(f"dataset.features of {where} needs a label (dataset.label=<feature>): named inputs are read "
+                        "for a supervised task")
     if label is None:
         cfg.label = None
         for key, value in (("task", "unsupervised"), ("num_classes", 1)):
@@ -230,6 +236,11 @@ def complete(cfg: DictConfig, columns: dict[str, Column], splits: list[str], whe
     if cfg.task != task:
         raise ConfigError(f"dataset.task={cfg.task} is invalid: the label {label} of {where} is for {task}; leave "
                           "dataset.task out (or set dataset.label to another feature)")
+    if cfg.get("features"):  # named inputs: the label is a named target of its own, as dataset.targets declares
+        size = {"num_outputs": int(cfg.get("num_outputs") or 1)} if task == "regression" else {"num_classes": classes}
+        cfg.targets = {label: {"task": task, **size}}
+        cfg.task, cfg.num_classes = "classification", max(int(classes), 2)  # unused beside targets (the schema's rule)
+        return
     _set(cfg, "num_classes", classes, where, f"its label {label} has {classes} classes" if task != "regression"
          else "regression has no classes", default=None)
 
@@ -326,9 +337,9 @@ def readers(cfg: DictConfig, mapping: dict[str, str], read: Callable[[str, list[
                 if label and columns[label].kind == "tensor" and y.dtype.kind == "b":
                     y = y.astype("uint8")
                 if labels_only:
-                    yield None, y
+                    yield None, ({label: y} if cfg.get("features") else y)
                 elif cfg.get("features"):
-                    yield {name: np.asarray(batch[name]) for name in inputs}, y
+                    yield {name: np.asarray(batch[name]) for name in inputs}, {label: y}
                 elif table:
                     yield np.stack([np.asarray(batch[name], dtype="float32") for name in inputs], axis=1), y
                 else:

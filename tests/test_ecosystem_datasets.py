@@ -239,8 +239,35 @@ def test_a_parquet_table_trains_and_a_changed_file_is_refused(workdir):
     manifest = manifest_of(workdir, "huggingface-table.parquet")
     assert manifest["class_names"] == [str(i) for i in range(10)]  # integer labels: named by their values
     assert sum(entry["count"] for entry in manifest["splits"].values()) == len(labels)
+    from data.prepare import dataset_config, prepare_dataset  # streamed: read in chunks, never loaded whole
+
+    streamed = dataset_config("huggingface", [f"name={path}", "label=target", "streaming=true", "num_classes=10"])
+    folder = prepare_dataset(streamed, workdir / "streamed_data")
+    counts = {split: entry["count"] for split, entry in json.loads((folder / "manifest.json").read_text())[
+        "splits"].items()}
+    assert counts == {split: entry["count"] for split, entry in manifest["splits"].items()}  # the same split plan
     pq.write_table(pa.table({**table, "target": (labels + 1) % 10}), path)  # the same place, other data
     refused = run_main(workdir, f"run={run}", "results_dir=table_results", "stage=evaluate")
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines()[-1].startswith(
         f"error: Hugging Face dataset {path} has changed since this config pinned it: its train split's fingerprint")
+
+
+def test_named_features_become_named_inputs_and_the_label_a_named_target(tmp_path, hf_images):
+    from data.prepare import dataset_config, prepare_dataset
+
+    cfg = dataset_config("huggingface", [f"name={hf_images}", "+dataset.features.picture={}", "image_size=[8,8]"])
+    assert OmegaConf_plain(cfg.features) == {"picture": {"shape": [8, 8, 1], "scale": 255.0}}
+    assert OmegaConf_plain(cfg.targets) == {"digit": {"task": "classification", "num_classes": 10}}
+    folder = prepare_dataset(cfg, tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["record"]["format"] == "fields" and manifest["class_names"] == CLASSES
+    assert [(f["name"], f["dtype"], f["shape"]) for f in manifest["record"]["features"]] == [("picture", "uint8",
+                                                                                              [8, 8, 1])]
+    assert [(f["name"], f["dtype"]) for f in manifest["record"]["targets"]] == [("digit", "int64")]
+
+
+def OmegaConf_plain(node):  # noqa: N802 -- a node as plain Python
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(node)
