@@ -33,7 +33,8 @@ def main() -> None:
     split = {name: load_split(folder, name) for name in ("train", "val", "test")}
     keras.utils.set_random_seed(42)
     hparams = SimpleNamespace(depth=20, width=16, shortcut="zero_pad", preactivation=False)
-    model = ResNet.build_network(SimpleNamespace(hparams=hparams), (8, 8, 1), 10)
+    model = ResNet.build_network(SimpleNamespace(hparams=hparams, require_image_input=lambda shape: None),
+                                 (8, 8, 1), 10)
     model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     model.fit(*split["train"], batch_size=batch_size, epochs=epochs, validation_data=split["val"], verbose=0)

@@ -32,6 +32,11 @@ def digits():
     return np.round(loaded.images * 255 / 16).astype("uint8"), loaded.target.astype("int64")
 
 
+def hf_cache(workdir) -> dict:
+    """The environment of a main.py child whose `datasets` cache (of converted data files) stays in the test."""
+    return {"HF_HOME": str(workdir / "hf_home")}
+
+
 def json_stdout(result) -> dict:
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -206,7 +211,7 @@ def hf_images(workdir):
 
 def test_a_saved_hugging_face_dataset_of_images_is_resized_and_trained_on(workdir, hf_images):
     result = run_main(workdir, *SMALL, "trainer.epochs=2", "dataset=huggingface", f"dataset.name={hf_images}",
-                      "dataset.image_size=[8,8]")
+                      "dataset.image_size=[8,8]", env=hf_cache(workdir))
     assert result.returncode == 0, result.stderr
     assert "Generating" not in result.stderr and "[datasets]" not in result.stderr  # no progress bars in the log
     [run] = (workdir / "results" / "mlp" / "huggingface").iterdir()
@@ -230,7 +235,7 @@ def test_a_parquet_table_trains_and_a_changed_file_is_refused(workdir):
     path = workdir / "table.parquet"
     pq.write_table(pa.table(table), path)
     result = run_main(workdir, *SMALL, "trainer.epochs=1", "dataset=huggingface", f"dataset.name={path}",
-                      "dataset.label=target", "results_dir=table_results")
+                      "dataset.label=target", "results_dir=table_results", env=hf_cache(workdir))
     assert result.returncode == 0, result.stderr
     [run] = (workdir / "table_results" / "mlp" / "huggingface").iterdir()
     dataset = run_config(run)
@@ -247,7 +252,7 @@ def test_a_parquet_table_trains_and_a_changed_file_is_refused(workdir):
         "splits"].items()}
     assert counts == {split: entry["count"] for split, entry in manifest["splits"].items()}  # the same split plan
     pq.write_table(pa.table({**table, "target": (labels + 1) % 10}), path)  # the same place, other data
-    refused = run_main(workdir, f"run={run}", "results_dir=table_results", "stage=evaluate")
+    refused = run_main(workdir, f"run={run}", "results_dir=table_results", "stage=evaluate", env=hf_cache(workdir))
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines()[-1].startswith(
         f"error: Hugging Face dataset {path} has changed since this config pinned it: its train split's fingerprint")
@@ -271,3 +276,15 @@ def OmegaConf_plain(node):  # noqa: N802 -- a node as plain Python
     from omegaconf import OmegaConf
 
     return OmegaConf.to_container(node)
+
+
+def test_a_sweep_over_a_tfds_dataset_and_its_runs_listed(workdir, tfds_dir, capsys):
+    from runs.__main__ import main as runs_main
+
+    swept = run_main(workdir, "-m", *TFDS, f"dataset.tfds_dir={tfds_dir}", "trainer.epochs=1",
+                     "model.hidden_units=[8],[16]", "results_dir=swept")
+    assert swept.returncode == 0, swept.stderr
+    assert runs_main(["--results-dir", str(workdir / "swept"), "list", "dataset=tfds", "--sort", "val_accuracy",
+                      "--format", "csv"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 3 and all(",finished," in line for line in listed[1:]), listed
