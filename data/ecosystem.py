@@ -15,12 +15,13 @@ from __future__ import annotations
 import contextlib
 import difflib
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig
 
 from conf.errors import ConfigError, UserError
 from conf.schema import DatasetConfig, require
@@ -369,3 +370,25 @@ def removing_created(*folders: Path) -> Iterator[None]:
         for path in sorted(created, key=lambda p: len(p.parts), reverse=True):  # the deepest first
             shutil.rmtree(path, ignore_errors=True)
         raise
+
+
+def object_array(values: list) -> np.ndarray:
+    """Values of varying shapes (sequences of any length) as one array of objects: a list of arrays would be
+    stacked by numpy, or refused."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def class_names(cfg: DictConfig, columns: dict[str, Column]) -> list[str]:
+    """The label's class names: the dataset's own, else the class indices (`0`, `1`, ...), or the label's name
+    for regression; none without a label."""
+    label = cfg.get("label")
+    if not label:
+        return []
+    if columns[label].class_names:
+        return list(columns[label].class_names)
+    targets = cfg.get("targets") or {}
+    task = targets[label]["task"] if label in targets else cfg.task
+    count = targets[label].get("num_classes", 1) if label in targets else cfg.num_classes
+    return [label] if task == "regression" else [str(i) for i in range(int(count))]

@@ -75,6 +75,13 @@ def preparation_params(cfg: DictConfig) -> dict:
     return params
 
 
+def _readable(name: str) -> str:
+    """A dataset name (a builder, a hub id, a path) as part of a folder name: a path by its last part."""
+    path = Path(name).expanduser()
+    shown = path.name if "/" in name and path.exists() else name
+    return re.sub(r"[^A-Za-z0-9_.]+", "_", shown).strip("_.") or "dataset"
+
+
 def values_per_step(input_shape: Any) -> int:
     """Values of one example (fixed shapes), or of one step of a sequence ([null] has one, [null, c] has c)."""
     shape = list(input_shape)
@@ -88,10 +95,8 @@ def prepared_dir(cfg: DictConfig, data_dir: str | Path) -> Path:
     if not SOURCES[source].parametric:
         return Path(data_dir) / cfg.name
     digest = hashlib.sha256(json.dumps(preparation_params(cfg), sort_keys=True).encode()).hexdigest()
-    if source != cfg.name:  # another library's dataset: `tfds-cifar100_3.0.2-<digest>`
-        slug = re.sub(r"[^A-Za-z0-9_.]+", "_", Path(str(cfg.name)).name if "/" in str(cfg.name) and Path(
-            str(cfg.name)).expanduser().exists() else str(cfg.name)).strip("_.") or "dataset"
-        return Path(data_dir) / f"{source}-{slug}-{digest[:12]}"
+    if source != cfg.name:  # another library's dataset: `tfds-cifar100_3.0.2-<digest>`, `huggingface-<file>-<digest>`
+        return Path(data_dir) / f"{source}-{_readable(str(cfg.name))}-{digest[:12]}"
     return Path(data_dir) / f"{cfg.name}-{digest[:12]}"
 
 
@@ -740,6 +745,9 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception:  # e.g. image_folder, which needs path=...: one folder per configuration
                     print(f"{path.stem:14s} (one folder per configuration: "
                           f"python -m data.prepare {path.stem} key=value)")
+                    for folder in sorted(Path(args.data_dir).glob(f"{path.stem}-*")):
+                        if (folder / MANIFEST).is_file():  # each configuration prepared so far
+                            print(f"{'':14s} {folder}  prepared, {_folder_size(folder) / 1e6:.1f} MB")
                     continue
                 status = f"prepared, {_folder_size(folder) / 1e6:.1f} MB" if folder.exists() else "not prepared"
                 print(f"{path.stem:14s} {folder}  {status}")

@@ -143,7 +143,11 @@ def matches(run: Run, filters: list[str]) -> bool:
                 raise UserError(f"status={wanted!r} is invalid: one of {', '.join(STATUSES)}")
             if run.status != wanted:
                 return False
-        elif key in ("model", "dataset", "experiment"):
+        elif key == "dataset":  # by name, or by the source that reads it (tfds, huggingface: its results folder)
+            node = run.config.get("dataset")
+            if wanted not in (run.dataset, str(node.get("source")) if isinstance(node, dict) else run.dataset):
+                return False
+        elif key in ("model", "experiment"):
             if getattr(run, key) != wanted:
                 return False
         elif str(flatten(run.config).get(key)) != wanted:

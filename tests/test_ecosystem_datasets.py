@@ -18,7 +18,8 @@ from tests.test_resume import comparable_metrics, scalar_series
 
 pytestmark = pytest.mark.xdist_group("ecosystem")  # one worker: the module's datasets and runs are made once
 
-SMALL = ["model=mlp", "model.hidden_units=[16]", "trainer.batch_size=64", "optimizer.lr=0.01", "trainer.keep_checkpoints=1", "seed=5"]
+SMALL = ["model=mlp", "model.hidden_units=[16]", "trainer.batch_size=64", "optimizer.lr=0.01",
+         "trainer.keep_checkpoints=1", "seed=5"]
 TFDS = [*SMALL, "trainer.epochs=3", "dataset=tfds", "dataset.name=tiny_digits"]
 CHAIN = [("batch", 1), ("evaluating", 0)]  # inside an epoch, and after training (tests/test_resume.py: every moment)
 CLASSES = [f"digit_{i}" for i in range(10)]
@@ -164,6 +165,8 @@ def test_data_prepare_prepares_a_tfds_builder_and_lists_it(tmp_path, tfds_dir, c
     assert "tfds: prepared" in capsys.readouterr().out
     [folder] = tmp_path.glob("tfds-tiny_digits_1.0.0-*")
     assert json.loads((folder / "manifest.json").read_text())["external"]["version"] == "1.0.0"
+    assert main(["--list", "--data-dir", str(tmp_path)]) == 0  # each configuration prepared so far, listed
+    assert f"               {folder}  prepared, " in capsys.readouterr().out
     assert main(["tfds", "name=tiny_digits:2.0.0", f"tfds_dir={tfds_dir}", "--data-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith("error: dataset.name=tiny_digits:2.0.0: TensorFlow Datasets has no "
                                               "builder tiny_digits")

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from conf.errors import UserError, first_line
-from data.ecosystem import (Column, ExternalDatasetConfig, complete, is_pinned, readers, resized_column,
+from data import ecosystem
+from data.ecosystem import (Column, ExternalDatasetConfig, complete, is_pinned, object_array, readers, resized_column,
                             split_mapping)
 from data.sources import CHUNK_EXAMPLES, Source
 
@@ -232,7 +234,7 @@ def load(cfg: DictConfig, files: dict[str, Path]) -> dict:
                 elif found[name].kind == "text":
                     out[name] = np.array(values, dtype=object)
                 elif name in ragged:
-                    out[name] = _objects([np.asarray(value, dtype=found[name].dtype) for value in values])
+                    out[name] = object_array([np.asarray(value, dtype=found[name].dtype) for value in values])
                 else:
                     out[name] = np.asarray(values)
             yield out
@@ -258,20 +260,8 @@ def _images(values: list, found: Column, cfg: DictConfig) -> np.ndarray:
     return np.stack(arrays).astype("uint8")
 
 
-def _objects(values: list) -> np.ndarray:
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
-
-
 def class_names(cfg: DictConfig) -> list[str]:
-    label = cfg.get("label")
-    if not label:
-        return []
-    found = columns(cfg)[label]
-    if found.class_names:
-        return list(found.class_names)
-    return [str(i) for i in range(int(cfg.num_classes))] if cfg.task == "classification" else [label]
+    return ecosystem.class_names(cfg, columns(cfg))
 
 
 def described(cfg: DictConfig) -> dict:

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig, open_dict
 
 from conf.errors import ConfigError, UserError, first_line
-from data.ecosystem import (Column, ExternalDatasetConfig, closest, complete, is_pinned, readers, removing_created,
-                            split_mapping)
+from data import ecosystem
+from data.ecosystem import (Column, ExternalDatasetConfig, closest, complete, is_pinned, object_array, readers,
+                            removing_created, split_mapping)
 from data.sources import CHUNK_EXAMPLES, Source, prepare_command
 
 TRUSTED_CLASSES = "tensorflow_datasets."
@@ -236,29 +238,18 @@ def load(cfg: DictConfig, files: dict[str, Path]) -> dict:
                 for name in wanted:
                     batch[name].append(example[name])
                 if len(batch[wanted[0]]) == CHUNK_EXAMPLES:
-                    yield {name: _array(values) for name, values in batch.items()}
+                    yield {name: object_array(values) for name, values in batch.items()}
                     batch = {name: [] for name in wanted}
             if batch[wanted[0]]:
-                yield {name: _array(values) for name, values in batch.items()}
+                yield {name: object_array(values) for name, values in batch.items()}
             return
         yield from tfds.as_numpy(data.batch(CHUNK_EXAMPLES))
 
     return readers(cfg, mapping, read, found)
 
 
-def _array(values: list) -> np.ndarray:
-    """Values of varying shapes as an array of objects (a list of arrays would be stacked, or refused)."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
-
-
 def class_names(cfg: DictConfig) -> list[str]:
-    label = cfg.get("label")
-    if not label:
-        return []
-    found = columns(cfg)[label]
-    return list(found.class_names) if found.class_names else [label]
+    return ecosystem.class_names(cfg, columns(cfg))
 
 
 def described(cfg: DictConfig) -> dict:
