@@ -291,3 +291,17 @@ def test_a_sweep_over_a_tfds_dataset_and_its_runs_listed(workdir, tfds_dir, caps
                       "--format", "csv"]) == 0
     listed = capsys.readouterr().out.splitlines()
     assert len(listed) == 3 and all(",finished," in line for line in listed[1:]), listed
+
+
+def test_a_tab_separated_file_is_read_by_its_columns(tmp_path):
+    from data.prepare import dataset_config, prepare_dataset
+
+    path = tmp_path / "table.tsv"
+    path.write_text("width\theight\tlabel\n" + "".join(f"{i}.5\t{2 * i}\t{i % 3}\n" for i in range(60)))
+    cfg = dataset_config("huggingface", [f"name={path}"])
+    assert (list(cfg.feature), list(cfg.input_shape), cfg.num_classes) == (["width", "height"], [2], 3)
+    folder = prepare_dataset(cfg, tmp_path / "data")
+    from data.prepare import load_split
+
+    x, y = load_split(folder, "train")
+    assert x.shape[1] == 2 and set(np.round(x[:, 1] / 2 - x[:, 0], 1)) == {-0.5} and set(y) == {0, 1, 2}

@@ -106,9 +106,11 @@ def opened(cfg: DictConfig, download: bool = False) -> dict[str, Any]:
                     raise UserError(f"dataset.name={cfg.name}: a data file must be one of "
                                     f"{', '.join(sorted(FILE_FORMATS))}")
                 name, files = FILE_FORMATS[path.suffix.lower()], {"train": str(path)}
+            options = {"sep": "\t"} if path.suffix.lower() == ".tsv" else {}  # the csv loader, tab-separated
             with hub_offline(not download):
                 loaded = datasets.load_dataset(name, cfg.get("subset"), data_files=files, revision=cfg.get("revision"),
-                                               cache_dir=cfg.get("cache_dir"), streaming=bool(cfg.streaming))
+                                               cache_dir=cfg.get("cache_dir"), streaming=bool(cfg.streaming),
+                                               **options)
     except UserError:
         raise
     except (ConnectionError, FileNotFoundError, datasets.exceptions.DatasetNotFoundError) as error:
