@@ -305,3 +305,16 @@ def test_a_tab_separated_file_is_read_by_its_columns(tmp_path):
 
     x, y = load_split(folder, "train")
     assert x.shape[1] == 2 and set(np.round(x[:, 1] / 2 - x[:, 0], 1)) == {-0.5} and set(y) == {0, 1, 2}
+
+
+def test_data_files_name_the_splits_of_a_folder_of_csv_files(tmp_path):
+    from data.prepare import dataset_config, prepare_dataset
+
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    for name, count in (("first.csv", 80), ("second.csv", 30)):
+        (folder / name).write_text("x,y,label\n" + "".join(f"{i / 7:.3f},{i % 5},{i % 2}\n" for i in range(count)))
+    cfg = dataset_config("huggingface", [f"name={folder}", "data_files={train: first.csv, test: second.csv}"])
+    manifest = json.loads((prepare_dataset(cfg, tmp_path / "data") / "manifest.json").read_text())
+    assert manifest["external"]["splits"] == {"train": 80, "test": 30}
+    assert {split: entry["count"] for split, entry in manifest["splits"].items()} == {"train": 72, "val": 8, "test": 30}
