@@ -149,14 +149,18 @@ def check_space_values(config: DictConfig, space: dict[str, Parameter]) -> None:
 
     from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
 
+    from conf.schema import complete_dataset
+
     def refusal(key: str, value: Any) -> Exception | None:
         trial = copy.deepcopy(config)
         try:
             OmegaConf.update(trial, key, value, merge=False)  # the schema's type
+            if key.startswith("dataset."):  # another library's dataset fills the keys left to it first (tfds, ...)
+                complete_dataset(trial["dataset"])
             OmegaConf.to_object(trial[key.split(".", 1)[0]])  # the group schema's range checks (__post_init__)
         except InterpolationResolutionError:
             return None  # a value only the job resolves: its composition checks it
-        except (ConfigError, OmegaConfBaseException, ValueError, TypeError) as error:
+        except (UserError, OmegaConfBaseException, ValueError, TypeError) as error:
             return error
         return None
 
@@ -252,16 +256,32 @@ def finish(study: optuna.Study, trial: optuna.Trial, **outcome: Any) -> optuna.t
         return study._storage.get_trial(trial._trial_id)
 
 
-def infer_directions(config: DictConfig) -> tuple[list[str], str, str | None]:
+def trials_metrics(config: DictConfig) -> list[str] | None:
+    """The names of `optimized_metric` in this project's app, as its trials will report them; None in an app
+    without one. A dataset of another library (tfds, huggingface) leaves its task to its own description,
+    which a trial's composition reads: here it is read the same way, into a copy."""
+    import copy
+
+    from conf.schema import complete_dataset, optimized_metrics
+
+    if "optimized_metric" not in config or "dataset" not in config or "task" not in config.dataset:
+        return None
+    dataset = config.dataset
+    if dataset.task is None:
+        dataset = copy.deepcopy(dataset)
+        complete_dataset(dataset)
+    return optimized_metrics(config.optimized_metric, dataset.task, dataset.get("targets"))
+
+
+def infer_directions(config: DictConfig, metrics: list[str] | None) -> tuple[list[str], str, str | None]:
     """The directions when `hydra.sweeper.direction` is not set: from the metric names of this
     project's `optimized_metric` (as the model declares its own metrics; else a loss or an error is
     minimised, anything else maximised); for an app without one, minimize, the published
     hydra-optuna-sweeper's default."""
-    from conf.schema import minimized, model_metrics, optimized_metrics
+    from conf.schema import minimized, model_metrics
 
-    if "optimized_metric" not in config or "dataset" not in config or "task" not in config.dataset:
+    if metrics is None:
         return ["minimize"], "the default of an app without optimized_metric, as in the published plugin", None
-    metrics = optimized_metrics(config.optimized_metric, config.dataset.task, config.dataset.get("targets"))
     directions = ["minimize" if minimized(metric, model_metrics(config)) else "maximize" for metric in metrics]
     warning = None
     if "maximize" in directions:
@@ -324,6 +344,7 @@ class OptunaSweeper(Sweeper):
         self.checked_keys: set[tuple[str, ...]] = set()  # override keys whose job config has been composed here
         # what the sweep tells the user, once its settings have all been checked (a refused sweep prints one line)
         self.notices: list[tuple[int, str]] = []
+        self.metrics: list[str] | None = None  # optimized_metric's names, as setup reads them from the app's config
         self.legacy_space = {}
         if search_space:  # the published plugin's older key, {key: {type, low, high, ...}}
             log.warning("hydra.sweeper.search_space is the published plugin's old key; write the same space as "
@@ -355,8 +376,9 @@ class OptunaSweeper(Sweeper):
             self.study_name = default_study_name(config.hydra.runtime.choices, config.hydra.job.name)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.direction_source = "hydra.sweeper.direction"
+        self.metrics = trials_metrics(config)
         if self.directions is None:
-            self.directions, self.direction_source, warning = infer_directions(config)
+            self.directions, self.direction_source, warning = infer_directions(config, self.metrics)
             if warning:
                 self.notices.append((logging.WARNING, warning))
         self.notices.append((logging.INFO, f"optimising {', '.join(self.directions)} ({self.direction_source})"))
@@ -602,12 +624,7 @@ class OptunaSweeper(Sweeper):
 
     def metric_names(self) -> list[str]:
         """What the trials' values are: `optimized_metric`'s names in this project, `objective` elsewhere."""
-        from conf.schema import optimized_metrics
-
-        config = self.config
-        if "optimized_metric" not in config or "dataset" not in config or "task" not in config.dataset:
-            return []
-        return optimized_metrics(config.optimized_metric, config.dataset.task, config.dataset.get("targets"))
+        return self.metrics or []
 
     def log_progress(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         shown = (f"value={trial.values[0]:.6g}" if trial.values and len(trial.values) == 1

@@ -352,6 +352,10 @@ CASES = [
      "(where the hub can be reached)"),
     (["dataset=huggingface", "dataset.name=FILE"], "dataset.name=FILE: a data file must be one of "),
     (["dataset=huggingface", "dataset.name=EMPTY_DIR"], "dataset.name=EMPTY_DIR"),
+    (["-m", "hydra/sweeper=optuna", "dataset=tfds", "dataset.name=mnist", "dataset.tfds_dir=EMPTY_DIR",
+      "dataset.val_fraction=choice(0.1, 2.0)"], "dataset.val_fraction=2.0 is invalid: "),
+    (["-m", "hydra/sweeper=optuna", "dataset=tfds", "dataset.name=mnist", "dataset.tfds_dir=EMPTY_DIR",
+      "dataset.image_size=choice([8,8], [0,8])"], "dataset.image_size=[0, 8] is invalid: "),
 ]
 
 

@@ -285,7 +285,8 @@ def test_a_sweep_over_a_tfds_dataset_and_its_runs_listed(workdir, tfds_dir, caps
     from runs.__main__ import main as runs_main
 
     swept = run_main(workdir, "-m", *TFDS, f"dataset.tfds_dir={tfds_dir}", "trainer.epochs=1",
-                     "model.hidden_units=[8],[16]", "results_dir=swept")
+                     "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "model.hidden_units=choice([8],[16])",
+                     "hydra.sweeper.plots=false", "results_dir=swept")
     assert swept.returncode == 0, swept.stderr
     assert runs_main(["--results-dir", str(workdir / "swept"), "list", "dataset=tfds", "--sort", "val_accuracy",
                       "--format", "csv"]) == 0
