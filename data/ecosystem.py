@@ -142,12 +142,24 @@ DEFAULT_TEST_FRACTION = 0.15  # of train, for a dataset without a test split (Da
 PINNED = ("feature", "task", "num_classes", "input_shape", "scale")  # what completion writes into a run's config
 
 
-def is_pinned(cfg: DictConfig) -> bool:
-    """Whether completion already filled the config (a recorded run's): stages that do not read the data then
-    need not find the library's copy (infer and export read the run's own records)."""
+def is_pinned(cfg: DictConfig, marker: str) -> bool:
+    """Whether completion already filled the config (a recorded run's, with the library's `marker` of the data
+    pinned: a TFDS version, a Hugging Face fingerprint): stages that do not read the data then need not find
+    the library's copy (infer and export read the run's own records)."""
+    if cfg.get(marker) is None:
+        return False
     pinned = [key for key in PINNED if not (cfg.get("features") and key in ("feature", "input_shape"))]
     return all(cfg.get(key) not in (None, [], {}) for key in pinned) and (
         cfg.get("label") is not None or cfg.get("task") == "unsupervised")
+
+
+def pin(cfg: DictConfig, marker: str, found: Any, refusal: str) -> None:
+    """Write the library's marker of the data (`dataset.<marker>`) into the config, or, where the config pinned
+    one already and the data now has another, refuse it with `refusal`."""
+    if cfg.get(marker) is None:
+        cfg[marker] = found
+    elif found is not None and str(found) != str(cfg[marker]):
+        raise UserError(refusal)
 
 
 def complete(cfg: DictConfig, columns: dict[str, Column], splits: list[str], where: str) -> None:

@@ -26,8 +26,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from conf.errors import UserError, first_line
 from data import ecosystem
-from data.ecosystem import (Column, ExternalDatasetConfig, complete, is_pinned, object_array, readers, resized_column,
-                            split_mapping)
+from data.ecosystem import (Column, ExternalDatasetConfig, complete, is_pinned, object_array, pin, readers,
+                            resized_column, split_mapping)
 from data.sources import CHUNK_EXAMPLES, Source
 
 FILE_FORMATS = {".parquet": "parquet", ".arrow": "arrow", ".csv": "csv", ".tsv": "csv", ".json": "json",
@@ -200,19 +200,16 @@ def complete_config(cfg: DictConfig) -> None:
     try:
         splits = opened(cfg)
     except UserError:
-        if is_pinned(cfg) and cfg.get("fingerprint"):
+        if is_pinned(cfg, "fingerprint"):
             return  # a recorded run's config: infer and export need no copy; evaluate reads the prepared shards
         raise
     with open_dict(cfg):
         complete(cfg, columns(cfg, splits), list(splits), where(cfg))
         mapping = split_mapping(cfg, list(splits), where(cfg))
         found = getattr(splits[mapping["train"]], "_fingerprint", None)
-        if cfg.get("fingerprint") is None:
-            cfg.fingerprint = found
-        elif found is not None and found != cfg.fingerprint:
-            raise UserError(f"{where(cfg)} has changed since this config pinned it: its train split's fingerprint is "
-                            f"{found}, the config's dataset.fingerprint={cfg.fingerprint}; use the data the run had, "
-                            "or start a new run")
+        pin(cfg, "fingerprint", found, f"{where(cfg)} has changed since this config pinned it: its train split's "
+            f"fingerprint is {found}, the config's dataset.fingerprint={cfg.get('fingerprint')}; use the data the "
+            "run had, or start a new run")
 
 
 def fetch(cfg: DictConfig, download: bool) -> None:

@@ -26,8 +26,8 @@ from omegaconf import DictConfig, open_dict
 
 from conf.errors import ConfigError, UserError, first_line
 from data import ecosystem
-from data.ecosystem import (Column, ExternalDatasetConfig, closest, complete, is_pinned, object_array, readers,
-                            removing_created, split_mapping)
+from data.ecosystem import (Column, ExternalDatasetConfig, closest, complete, is_pinned, object_array, pin,
+                            readers, removing_created, split_mapping)
 from data.sources import CHUNK_EXAMPLES, Source, prepare_command
 
 TRUSTED_CLASSES = "tensorflow_datasets."
@@ -152,9 +152,9 @@ def column(name: str, feature: Any) -> Column:
     return Column(name, "unsupported", what=what)
 
 
-def columns(cfg: DictConfig) -> dict[str, Column]:
-    found = builder(cfg).info.features
-    return {name: column(name, feature) for name, feature in found.items()}
+def columns(b) -> dict[str, Column]:
+    """The features of builder `b` as Columns."""
+    return {name: column(name, feature) for name, feature in b.info.features.items()}
 
 
 def where(cfg: DictConfig) -> str:
@@ -165,17 +165,13 @@ def complete_config(cfg: DictConfig) -> None:
     try:
         b = builder(cfg)
     except UserError:
-        if is_pinned(cfg) and cfg.get("version"):
+        if is_pinned(cfg, "version"):
             return  # a recorded run's config: infer and export need no copy; evaluate reads the prepared shards
         raise
     with open_dict(cfg):
-        if cfg.get("version") is None:
-            cfg.version = str(b.info.version)
-        elif str(b.info.version) != str(cfg.version):
-            raise UserError(f"dataset.version={cfg.version}: {where(cfg)} in {tfds_dir(cfg)} is version "
-                            f"{b.info.version}")
-        complete(cfg, {name: column(name, feature) for name, feature in b.info.features.items()},
-                 list(b.info.splits.keys()) or ["train", "test"], where(cfg))
+        pin(cfg, "version", str(b.info.version), f"dataset.version={cfg.get('version')}: {where(cfg)} in "
+            f"{tfds_dir(cfg)} is version {b.info.version}")
+        complete(cfg, columns(b), list(b.info.splits.keys()) or ["train", "test"], where(cfg))
 
 
 def fetch(cfg: DictConfig, download: bool) -> None:
@@ -214,7 +210,7 @@ def load(cfg: DictConfig, files: dict[str, Path]) -> dict:
 
     b = builder(cfg)
     info = b.info
-    found = {name: column(name, feature) for name, feature in info.features.items()}
+    found = columns(b)
     mapping = split_mapping(cfg, list(info.splits.keys()), where(cfg))
 
     def read(split: str, wanted: list[str], labels_only: bool) -> Iterator[dict]:
@@ -249,7 +245,7 @@ def load(cfg: DictConfig, files: dict[str, Path]) -> dict:
 
 
 def class_names(cfg: DictConfig) -> list[str]:
-    return ecosystem.class_names(cfg, columns(cfg))
+    return ecosystem.class_names(cfg, columns(builder(cfg)))
 
 
 def described(cfg: DictConfig) -> dict:
