@@ -49,18 +49,13 @@ def write_json_atomically(path: Path, data: Any) -> None:
     write_text_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def save_keras_atomically(network: Any, path: Path) -> None:
-    """Save a Keras model (weights, optimizer state, architecture) as a `.keras` file atomically.
+def save_keras(network: Any, path: Path) -> None:
+    """Save a Keras model (weights, optimizer state, architecture) as a `.keras` file (`path` ends so).
 
     A network whose architecture Keras cannot serialise (a subclass built from other models, like the
     Keras guide's VAE, without `get_config`) is saved as a `.keras` archive of its weights and optimizer
     state alone: all this project ever reads from a checkpoint (`load_weights` into a network it builds).
     """
-    # Keras insists on the `.keras` ending, so the temporary name keeps it.
-    replace_atomically(path, lambda temporary: _save_keras(network, temporary), suffix=".keras")
-
-
-def _save_keras(network: Any, path: Path) -> None:
     import warnings
 
     with warnings.catch_warnings():

@@ -2,8 +2,8 @@
 
 Epochs count from 1 everywhere: the log line `epoch 3/10`, `checkpoints/epoch_3.keras`,
 `state.json`, `metrics.json`, `history.csv`'s `epoch` column, the step of TensorBoard's `epoch_*`
-series and the Optuna trial's steps. `RunCheckpoint` writes an epoch's records after its checkpoint
-file and before `state.json` names that epoch, flushed to disk; so whatever moment a run is killed
+series and the Optuna trial's steps. `RunCheckpoint` writes an epoch's records, flushed to disk, before
+its checkpoint file and `state.json`, which names that epoch; so whatever moment a run is killed
 at, its records hold every epoch up to `state.json`'s, and maybe some after it. Resuming cuts the
 records back to the checkpoint it continues from (`cut_back`), removes the temporary files of
 interrupted writes, and training then writes the same epochs again: the resumed run's records equal

@@ -6,16 +6,19 @@ up, at one of these moments of epoch n (or of the run's end):
     started          as training starts, before anything but Hydra's `.hydra/` files is written
     unrecorded       just before the run records itself (`run.json`, its resolved config)
     batch            in the middle of the epoch's training steps
-    validated        after the epoch's validation, before its checkpoint
-    checkpoint_half  while `epoch_n.keras` is half written (its temporary file)
-    checkpoint_whole after `epoch_n.keras`'s temporary file is complete, before its rename
-    checkpointed     after `epoch_n.keras` is in place, before the epoch's records
+    validated        after the epoch's validation, before its records
     tensorboard      after the epoch's TensorBoard points, before its history.csv row
     history_half     while the epoch's history.csv row is half written
+    checkpoint_half  while `epoch_n.keras` is half written (its temporary file)
+    checkpoint_whole after `epoch_n.keras`'s temporary file is complete, before its rename
+    checkpointed     after `epoch_n.keras` is in place, before `state.json` is written
     state_half       while `state.json` naming the epoch is half written
     committed        after `state.json` names the epoch, before its log line and pruning
     evaluating       after training, while the best checkpoint is evaluated
     metrics_whole    after `metrics.json`'s temporary file is complete, before its rename
+
+The checkpoint file and `state.json` are written on the checkpoint's own thread (`runs.run_checkpoint`);
+a kill there kills the whole process all the same.
 
 `install({"file_size_limit": n})` instead makes every write past n bytes of a file fail, as on a
 full disk (RLIMIT_FSIZE, with SIGXFSZ ignored so the write returns an error rather than killing).
@@ -54,6 +57,10 @@ def install(fault: dict) -> None:
     class Killer(keras.callbacks.Callback):
         current = 0
 
+        def __init__(self, checkpoint):
+            super().__init__()
+            self.checkpoint = checkpoint
+
         def on_epoch_begin(self, index, logs=None):
             self.current = index + 1
 
@@ -67,6 +74,7 @@ def install(fault: dict) -> None:
 
         def on_epoch_end(self, index, logs=None):
             if point == "committed" and index + 1 == epoch:
+                self.checkpoint.flush()  # the epoch's transaction, written on its own thread, is complete
                 die()
 
     for name, moment in (("plan_training", "started"), ("start_run", "unrecorded")):
@@ -77,7 +85,7 @@ def install(fault: dict) -> None:
 
     def run_callbacks(config, run_dir, *args):
         callbacks = original_callbacks(config, run_dir, *args)
-        return [callbacks[0], Killer(), *callbacks[1:]]  # after RunCheckpoint: its epoch is committed first
+        return [callbacks[0], Killer(callbacks[0]), *callbacks[1:]]  # after RunCheckpoint: its epoch is committed first
 
     train.run_callbacks = run_callbacks
 
@@ -86,6 +94,8 @@ def install(fault: dict) -> None:
     original_replace = atomic_files.replace_atomically
 
     def replace_atomically(path, write, suffix=""):
+        if point == "checkpointed" and Path(path).name == "state.json" and _epoch_named(write) == epoch:
+            die()
         if Path(path).name != targets.get(point) or (point == "state_half" and _epoch_named(write) != epoch):
             return original_replace(path, write, suffix)
 
@@ -100,13 +110,7 @@ def install(fault: dict) -> None:
 
     atomic_files.replace_atomically = replace_atomically
 
-    original_write = epoch_records.EpochRecords.write
     original_row = epoch_records.EpochRecords._append_row
-
-    def write(self, number, logs, iterations):
-        if point == "checkpointed" and number == epoch:
-            die()
-        original_write(self, number, logs, iterations)
 
     def append_row(self, number, logs):
         if point == "tensorboard" and number == epoch:
@@ -119,7 +123,6 @@ def install(fault: dict) -> None:
             die()
         original_row(self, number, logs)
 
-    epoch_records.EpochRecords.write = write
     epoch_records.EpochRecords._append_row = append_row
 
     original_evaluate = BaseModel.evaluate

@@ -24,8 +24,8 @@ ARGS = ["trainer.epochs=3", "model.hidden_units=[16]", "seed=11", "dataset.cache
         "dataset.augment=[{name:translate,factor:0.1}]", "trainer.keep_checkpoints=1"]
 # The chain kills one run at each of these points in turn, resuming it between kills; every point is
 # reached again by the resumed run (the kills before `committed` all happen before epoch 2 is committed).
-CHAIN = [("batch", 1), ("batch", 2), ("validated", 2), ("checkpoint_half", 2), ("checkpoint_whole", 2),
-         ("checkpointed", 2), ("tensorboard", 2), ("history_half", 2), ("state_half", 2), ("committed", 2),
+CHAIN = [("batch", 1), ("batch", 2), ("validated", 2), ("tensorboard", 2), ("history_half", 2),
+         ("checkpoint_half", 2), ("checkpoint_whole", 2), ("checkpointed", 2), ("state_half", 2), ("committed", 2),
          ("evaluating", 0)]
 
 

@@ -38,8 +38,8 @@ log = logging.getLogger("train")
 
 
 def run_callbacks(config: DictConfig, run_dir: Path, steps: int | None = None) -> list:
-    """What a run writes while it trains: each epoch's checkpoint, its records (history.csv and
-    TensorBoard) and state.json, in that order (`RunCheckpoint`), then its log line."""
+    """What a run writes while it trains: each epoch's records (history.csv and TensorBoard), checkpoint
+    and state.json, in that order (`RunCheckpoint`, first: `finish()` it after fit), then its log line."""
     import keras
 
     from conf.schema import metric_mode, model_metrics
@@ -208,13 +208,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
     steps = min(splits["train"].training_steps(batch_size), trainer.overfit_batches or limit or 2**62)
     cut_back(run_dir, plan.first_epoch, plan.first_epoch * steps)  # a resumed run's records end where it resumes
     if plan.first_epoch < trainer.epochs:
-        with out_of_memory_as_user_error(config), numeric_errors_as_user_error(trainer.check_numerics):
-            model.fit(
-                training_batches(splits["train"], batch_size, config.seed, plan.first_epoch, trainer.epochs,
-                                 limit=limit, overfit=trainer.overfit_batches),
-                evaluation("val"),
-                steps_per_epoch=steps, initial_epoch=plan.first_epoch,
-                callbacks=(*run_callbacks(config, run_dir, steps), *([pruning] if pruning else [])))
+        callbacks = run_callbacks(config, run_dir, steps)
+        try:
+            with out_of_memory_as_user_error(config), numeric_errors_as_user_error(trainer.check_numerics):
+                model.fit(
+                    training_batches(splits["train"], batch_size, config.seed, plan.first_epoch, trainer.epochs,
+                                     limit=limit, overfit=trainer.overfit_batches),
+                    evaluation("val"),
+                    steps_per_epoch=steps, initial_epoch=plan.first_epoch,
+                    callbacks=(*callbacks, *([pruning] if pruning else [])))
+        except BaseException:
+            with contextlib.suppress(Exception):  # fit's own error is the one to report
+                callbacks[0].finish()
+            raise
+        callbacks[0].finish()  # fit returned: its last epoch is committed before anything reads it
     fit_time = time.perf_counter() - fit_started
 
     state = checkpoint_state(run_dir)
