@@ -36,7 +36,7 @@ def rows(runs: list[Run], results_dir: Path, sort: str | None) -> tuple[list[str
     varying = differing_keys(runs)
     metric_names = sorted({name for run in runs for name in run.metrics
                            if name.split("_", 1)[0] in ("val", "test")} - {"val_loss", "test_loss"})
-    if sort is not None:
+    if sort is not None and runs:  # no run matched: an empty table, whatever it would be sorted by
         known = {"start", *metric_names, *(name for run in runs for name in run.metrics)}
         if sort not in known:
             raise UserError(f"--sort {sort}: not a column; sort by start or a metric: {', '.join(sorted(known))}")

@@ -114,67 +114,26 @@ def test_a_batch_larger_than_the_train_split_trains_and_says_so(tmp_path, digits
     assert read_metrics(run_dir)["epochs_run"] == 1
 
 
+def fenced_block_after(text: str, phrase: str, language: str) -> str:
+    """The first fenced block of that language after the phrase, as the page shows it."""
+    start = text.index(f"```{language}\n", text.index(phrase)) + len(f"```{language}\n")
+    return text[start:text.index("```\n", start)]
+
+
 def test_a_new_model_is_one_python_file_and_one_yaml_file(tmp_path, digits_data):
     project = tmp_path / "project"
     shutil.copytree(PROJECT_ROOT, project, ignore=shutil.ignore_patterns(
         ".git", ".venv", "results", "tests", "__pycache__", "benchmarks", "digits", "synthetic*"))
-    (project / "models" / "logistic.py").write_text('''"""Logistic regression: one Dense layer of logits."""
-from dataclasses import dataclass
-
-from conf.schema import ModelConfig
-from models.base_model import BaseModel
-
-
-@dataclass
-class LogisticConfig(ModelConfig):
-    _target_: str = "models.Logistic"
-    l2: float = 0.0
-
-
-class Logistic(BaseModel):
-    Config = LogisticConfig
-
-    def build_network(self, input_shape, num_classes):
-        import keras
-
-        inputs = keras.Input(input_shape)
-        logits = keras.layers.Dense(num_classes, kernel_regularizer=keras.regularizers.L2(self.hparams.l2))(
-            keras.layers.Flatten()(inputs))
-        return keras.Model(inputs, logits)
-''')
-    (project / "conf" / "model" / "logistic.yaml").write_text(
-        "defaults:\n  - /schema/model/logistic@_here_\n  - _self_\n\n_target_: models.Logistic\nl2: 1.0e-4\n")
-    # a dataset with a config key of its own: one module in data/datasets/ and one YAML file, and
-    # every stage on its runs works (evaluate re-reads the run's config with the dataset's schema)
-    (project / "data" / "datasets" / "moons.py").write_text('''"""Two interleaving half-moons (scikit-learn)."""
-from dataclasses import dataclass
-
-from conf.schema import DatasetConfig, require
-from data.sources import Source, from_arrays
-
-
-@dataclass
-class MoonsConfig(DatasetConfig):
-    num_samples: int = 400
-    noise: float = 0.1
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.noise >= 0, "dataset.noise", self.noise, "must be >= 0")
-
-
-def make_moons(cfg, files):
-    from sklearn.datasets import make_moons as moons
-
-    x, y = moons(n_samples=cfg.num_samples, noise=cfg.noise, random_state=0)
-    return {"all": from_arrays(x.astype("float32"), y.astype("int64"))}
-
-
-SOURCE = Source(make_moons, schema=MoonsConfig, parametric=True, class_names=("upper", "lower"))
-''')
-    (project / "conf" / "dataset" / "moons.yaml").write_text(
-        "defaults:\n  - /schema/dataset/moons@_here_\n  - _self_\n\nname: moons\ninput_shape: [2]\n"
-        "num_classes: 2\nnormalize: standardize\nnoise: 0.1\n")
+    # README's "Adding a model" and "Adding a dataset", dropped in as written there: the model file and its YAML,
+    # and a dataset with a config key of its own (every stage on its runs works: evaluate re-reads the run's
+    # config with the dataset's schema)
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    for phrase, path in (("`models/logistic.py`", "models/logistic.py"),
+                         ("`data/datasets/moons.py`", "data/datasets/moons.py")):
+        (project / path).write_text(fenced_block_after(readme, phrase, "python"))
+    for phrase, path in (("and `conf/model/logistic.yaml`", "conf/model/logistic.yaml"),
+                         ("and `conf/dataset/moons.yaml`", "conf/dataset/moons.yaml")):
+        (project / path).write_text(fenced_block_after(readme, phrase, "yaml"))
     shutil.copytree(digits_data, tmp_path / "data")
     result = run_main(tmp_path, "model=logistic", "trainer.epochs=4", "optimizer.lr=0.01", main=project / "main.py")
     assert result.returncode == 0, result.stderr
@@ -182,6 +141,8 @@ SOURCE = Source(make_moons, schema=MoonsConfig, parametric=True, class_names=("u
     assert read_metrics(run_dir)["val"]["accuracy"] > 0.8
     bad = run_main(tmp_path, "model=logistic", "model.l2=abc", main=project / "main.py")
     assert bad.returncode == 2 and bad.stderr.startswith("error: model.l2: ")
+    negative = run_main(tmp_path, "model=logistic", "model.l2=-1", main=project / "main.py")
+    assert negative.returncode == 2 and negative.stderr.strip() == "error: model.l2=-1.0 is invalid: must be >= 0"
     args = ["dataset=moons", "dataset.noise=0.15", "trainer.epochs=15", "optimizer.lr=0.01"]
     trained = run_main(tmp_path, *args, main=project / "main.py")
     assert trained.returncode == 0, trained.stderr
@@ -194,12 +155,10 @@ SOURCE = Source(make_moons, schema=MoonsConfig, parametric=True, class_names=("u
     bad = run_main(tmp_path, "dataset=moons", "dataset.noise=-1", main=project / "main.py")
     assert bad.returncode == 2 and bad.stderr.strip() == "error: dataset.noise=-1.0 is invalid: must be >= 0"
 
-    # README's network with its own training step, dropped in as written there, on the digits without labels
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    after = readme.index("`models/autoencoder.py`, a denoising autoencoder")
-    start = readme.index("```python\n", after) + len("```python\n")
-    code = readme[start:readme.index("```\n", start)]
-    (project / "models" / "autoencoder.py").write_text(code)
+    # the docs' network with its own training step, dropped in as written there, on the digits without labels
+    guide = (PROJECT_ROOT / "docs" / "models.md").read_text()
+    (project / "models" / "autoencoder.py").write_text(
+        fenced_block_after(guide, "`models/autoencoder.py`, a denoising autoencoder", "python"))
     (project / "conf" / "model" / "autoencoder.yaml").write_text(
         "defaults:\n  - /schema/model/autoencoder@_here_\n  - _self_\n\n"
         "_target_: models.Autoencoder\ncode: 16\nnoise: 0.2\n")

@@ -108,6 +108,9 @@ def test_bad_filters_and_sorts_are_one_line(place, capsys):
         assert main(["--results-dir", str(place["results"]), "list", *args]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0]
+    # a filter no run matches: an empty table, whatever it is sorted by (no metric to check the name against)
+    assert main(["--results-dir", str(place["results"]), "list", "model=nosuch", "--sort", "val_accuracy"]) == 0
+    assert "0 runs" in capsys.readouterr().out
 
 
 def test_compare_shows_config_and_metric_differences(place, capsys):
