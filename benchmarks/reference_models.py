@@ -2,7 +2,7 @@
 `vae` against predicting the mean image.
 
     python benchmarks/reference_models.py resnet [--seeds 1,2,3,42] [--timing-runs 3] [--epochs 30]
-                                                 [--experiment digits_resnet20]
+                                                 [--experiment digits_resnet20] [--also-commit <git rev>]
     python benchmarks/reference_models.py vae [--seeds 1,2,3] [--epochs 30]
 
 resnet: `python main.py model=resnet seed=<s>` (or `experiment=<name> seed=<s>`, a recipe's optimizer, schedule
@@ -10,6 +10,8 @@ and augmentation) for each seed (test accuracy of the best checkpoint), then
 whole-process wall time, alternating `--timing-runs` times, against `benchmarks/plain_keras_resnet.py`,
 which trains the same network (built by `models.resnet`'s function, nothing else of the project) with
 `model.fit` on the same splits, epochs and batch size: ratio of the medians, main.py / plain Keras.
+`--also-commit <rev>` times that commit's main.py too, in the same alternation (a git worktree of it in the
+scratch folder): what a change of the project did to the same measurement.
 vae: `python main.py experiment=digits_vae seed=<s>`, then the test split's mean squared error, in raw
 pixel units (0-16), of each image's reconstruction through the posterior mean, against that of the
 train split's mean image: the ratio (target <= 0.5).
@@ -30,10 +32,10 @@ from scratch import add_folder_arguments, run_in_scratch
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_main(work: Path, *args: str) -> tuple[float, Path]:
-    """Wall time of `python main.py args` and the run folder it wrote."""
+def run_main(work: Path, *args: str, project: Path = ROOT) -> tuple[float, Path]:
+    """Wall time of `python main.py args` (of `project`, default this one) and the run folder it wrote."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, str(ROOT / "main.py"), *args, f"data_dir={work / 'data'}",
+    subprocess.run([sys.executable, str(project / "main.py"), *args, f"data_dir={work / 'data'}",
                     f"results_dir={work / 'results'}"], cwd=work, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - started
     newest = max((work / "results").glob("*/*/*/metrics.json"), key=lambda p: p.stat().st_mtime)
@@ -51,6 +53,12 @@ def resnet(args: argparse.Namespace, work: Path) -> None:
     folder = work / "data" / "digits"
     plain = [sys.executable, str(ROOT / "benchmarks" / "plain_keras_resnet.py"), str(folder), str(args.epochs), "32"]
     walls: dict[str, list[float]] = {"main.py": [], "plain keras": []}
+    other = None
+    if args.also_commit and args.timing_runs:
+        other = work / f"main-at-{args.also_commit}"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(other), args.also_commit],
+                       check=True, capture_output=True)
+        walls[f"main.py at {args.also_commit}"] = []
     for index in range(args.timing_runs):
         started = time.perf_counter()
         out = subprocess.run(plain, cwd=work, capture_output=True, text=True, check=True).stdout
@@ -58,15 +66,21 @@ def resnet(args: argparse.Namespace, work: Path) -> None:
         plain_accuracy = json.loads(out.strip().splitlines()[-1])["test_accuracy"]
         wall, _ = run_main(work, *common, "seed=42")
         walls["main.py"].append(wall)
-        print(f"timing {index + 1}/{args.timing_runs}: plain {walls['plain keras'][-1]:.1f}s (test accuracy "
-              f"{plain_accuracy:.4f}) | main.py {wall:.1f}s", flush=True)
+        if other is not None:
+            walls[f"main.py at {args.also_commit}"].append(run_main(work, *common, "seed=42", project=other)[0])
+        print(f"timing {index + 1}/{args.timing_runs}: " + " | ".join(
+            f"{side} {values[-1]:.1f}s" for side, values in walls.items()) + f" (plain's test accuracy "
+            f"{plain_accuracy:.4f})", flush=True)
     print(f"\nresnet depth 20 ({args.experiment or 'model defaults'}), {args.epochs} epochs: test accuracy median "
           f"{statistics.median(accuracies.values()):.4f} over seeds {', '.join(map(str, args.seeds))}")
     if not args.timing_runs:
         return
+    if other is not None:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)], check=False)
     medians = {side: statistics.median(values) for side, values in walls.items()}
-    print(f"whole process, medians of {args.timing_runs} alternating runs: main.py {medians['main.py']:.1f}s, "
-          f"plain keras {medians['plain keras']:.1f}s, ratio {medians['main.py'] / medians['plain keras']:.3f}")
+    print(f"whole process, medians of {args.timing_runs} alternating runs: " + ", ".join(
+        f"{side} {median:.1f}s" for side, median in medians.items()) + "; ratios to plain keras: " + ", ".join(
+        f"{side} {median / medians['plain keras']:.3f}" for side, median in medians.items() if side != "plain keras"))
 
 
 def vae(args: argparse.Namespace, work: Path) -> None:
@@ -102,6 +116,7 @@ def main() -> None:
     parser.add_argument("--timing-runs", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--experiment", default=None, help="resnet: the accuracy runs' recipe (timing: defaults)")
+    parser.add_argument("--also-commit", default=None, help="resnet: time this git commit's main.py too")
     add_folder_arguments(parser)
     args = parser.parse_args()
     args.seeds = args.seeds or ([1, 2, 3, 42] if args.model == "resnet" else [1, 2, 3])

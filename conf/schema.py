@@ -52,7 +52,10 @@ FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 # Bounds a config is checked against before anything is allocated: a value past them is a typo or
 # a crafted run folder, and would otherwise end in an allocation failure deep inside TensorFlow.
 MAX_UNITS = 1 << 20  # units of a layer, filters of a convolution
-LOGGERS = ("tensorboard", "csv", "mlflow")
+# the loggers of logger= and the settings each takes (conf/logger/<name>.yaml)
+LOGGERS = {"tensorboard": (), "csv": (), "mlflow": ("tracking_uri", "experiment_name"),
+           "wandb": ("project", "entity", "mode", "group", "tags")}
+WANDB_MODES = ("online", "offline", "disabled")
 
 
 def require(condition: bool, key: str, value: Any, allowed: str) -> None:
@@ -326,7 +329,7 @@ class RunConfig:
     results_dir: str = "results"
     experiment: str | None = None  # the conf/experiment/ bundle this run was started from (set by it)
     applied_best: Any = None  # what best=true applied ({key: value}), recorded so a replay never re-reads conf/
-    logger: Any = None  # {name: settings} of the loggers chosen with logger=: tensorboard, csv, mlflow
+    logger: Any = None  # {name: settings} of the loggers chosen with logger=: tensorboard, csv, mlflow, wandb
 
     def __post_init__(self) -> None:
         require(self.seed is None or 0 <= self.seed < 2**32, "seed", self.seed,
@@ -341,6 +344,15 @@ class RunConfig:
         loggers = _plain(self.logger) or {}
         require(isinstance(loggers, dict) and set(loggers) <= set(LOGGERS), "logger", loggers,
                 f"choose among {', '.join(LOGGERS)} (logger=[tensorboard,mlflow] for several)")
+        for name, settings in loggers.items():
+            settings = settings or {}
+            require(isinstance(settings, dict), f"logger.{name}", settings, "must be a mapping of settings")
+            for key in settings:
+                require(key in LOGGERS[name], f"logger.{name}.{key}", settings[key],
+                        f"unknown setting; logger.{name} takes " + (", ".join(LOGGERS[name]) or "none"))
+        mode = (loggers.get("wandb") or {}).get("mode")
+        require(mode is None or mode in WANDB_MODES, "logger.wandb.mode", mode,
+                f"choose among {', '.join(WANDB_MODES)}, or null (online with an API key, else offline)")
         require(self.checkpoint is None or self.run is not None, "checkpoint", self.checkpoint,
                 "names a checkpoint of an earlier run: add run=<run folder> or run=latest")
 

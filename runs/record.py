@@ -17,6 +17,7 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -108,3 +109,28 @@ def config_tree(cfg: DictConfig):
     tree = Tree("[bold]config[/bold]")
     add(tree, OmegaConf.to_container(cfg, resolve=True))
     return tree
+
+
+# keys that say where a run reads and writes, not what it is: left out of the parameters trackers show
+ADDRESSING = ("run", "checkpoint", "input", "data_dir", "results_dir", "trial", "logger", "applied_best")
+
+
+def flat_params(config: DictConfig) -> dict[str, Any]:
+    """The run's settings flattened to `group.key`, as experiment trackers show them (MLflow's parameters,
+    W&B's config), without the keys that only say where the run reads and writes."""
+    plain = {key: value for key, value in OmegaConf.to_container(config, resolve=True).items()
+             if key not in ADDRESSING}
+
+    def flat(data, prefix=""):
+        for key, value in data.items():
+            if isinstance(value, dict):
+                yield from flat(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}", value
+
+    return dict(flat(plain))
+
+
+def tracking_name(config: DictConfig) -> str:
+    """What a tracker files a run under when nothing names it: the experiment, else `<model>_<dataset>`."""
+    return config.get("experiment") or f"{config.model._target_.rsplit('.', 1)[-1].lower()}_{config.dataset.name}"

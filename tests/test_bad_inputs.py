@@ -149,6 +149,11 @@ CASES = [
     (["hpsearch=nosuch"], "hpsearch=nosuch: no such option"),
     (["+best_params=nosuch"], "best_params=nosuch: no such option"),
     (["trainer.epochs=0"], "trainer.epochs=0 is invalid: must be >= 1"),
+    (["logger=wandb", "logger.wandb.mode=sometimes"], "logger.wandb.mode='sometimes' is invalid: choose among online, "
+                                                      "offline, disabled"),
+    (["logger=wandb", "+logger.wandb.projekt=x"], "logger.wandb.projekt='x' is invalid: unknown setting; logger.wandb "
+                                                  "takes project, entity, mode, group, tags"),
+    (["logger=nosuch"], "logger=nosuch: no such option"),
     (["trainer.epochs=-3"], "trainer.epochs=-3 is invalid"),
     (["trainer.epochs=abc"], "trainer.epochs"),
     (["trainer.epochs=1.5"], "trainer.epochs"),

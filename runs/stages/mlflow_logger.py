@@ -18,14 +18,14 @@ import os
 from pathlib import Path
 
 import keras
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from runs.atomic_files import write_json_atomically
 from runs.epoch_records import read_history
+from runs.record import flat_params, tracking_name
 
 log = logging.getLogger("train")
 RECORD = "mlflow.json"
-ADDRESSING = ("run", "checkpoint", "input", "data_dir", "results_dir", "trial", "logger", "applied_best")
 
 
 def _client(tracking_uri: str):
@@ -78,20 +78,11 @@ def store_lock(tracking_uri: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _params(config: DictConfig) -> dict[str, str]:
-    """The run's settings flattened to `group.key`, as MLflow keeps them (strings of at most 6000 characters)."""
-    plain = {key: value for key, value in OmegaConf.to_container(config, resolve=True).items()
-             if key not in ADDRESSING}
-
-    def flat(data, prefix=""):
-        for key, value in data.items():
-            name = f"{prefix}{key}"
-            if isinstance(value, dict):
-                yield from flat(value, f"{name}.")
-            else:
-                yield name, json.dumps(value) if isinstance(value, (list, bool)) or value is None else str(value)
-
-    return {key: value[:6000] for key, value in flat(plain)}
+def mlflow_params(config: DictConfig) -> dict[str, str]:
+    """The flattened settings as MLflow keeps parameters: strings of at most 6000 characters (lists, booleans
+    and nulls as JSON)."""
+    return {key: (json.dumps(value) if isinstance(value, (list, bool)) or value is None else str(value))[:6000]
+            for key, value in flat_params(config).items()}
 
 
 class MlflowLogger(keras.callbacks.Callback):
@@ -103,8 +94,7 @@ class MlflowLogger(keras.callbacks.Callback):
         self.tracking_uri, self.artifact_location = (settings["tracking_uri"], None) if settings.get(
             "tracking_uri") else default_store(config.results_dir)
         study = config.get("trial", {}).get("study_name") if config.get("trial") else None
-        self.experiment = settings.get("experiment_name") or study or config.get("experiment") or \
-            f"{config.model._target_.rsplit('.', 1)[-1].lower()}_{config.dataset.name}"
+        self.experiment = settings.get("experiment_name") or study or tracking_name(config)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.logged: set[int] = set()
@@ -123,7 +113,7 @@ class MlflowLogger(keras.callbacks.Callback):
         use_experiment(mlflow, self.experiment, self.artifact_location)
         run = mlflow.start_run(run_name=self.run_dir.name if not self.run_dir.name.isdigit()
                                else f"trial {self.run_dir.name}")
-        mlflow.log_params(_params(self.config))
+        mlflow.log_params(mlflow_params(self.config))
         mlflow.set_tags({"run_folder": str(self.run_dir.resolve()), "model": self.config.model._target_,
                          "dataset": self.config.dataset.name, "experiment": str(self.config.get("experiment"))})
         write_json_atomically(record, {"tracking_uri": self.tracking_uri, "run_id": run.info.run_id,

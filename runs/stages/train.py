@@ -58,6 +58,10 @@ def run_callbacks(config: DictConfig, run_dir: Path, steps: int | None = None) -
         from runs.stages.mlflow_logger import MlflowLogger
 
         callbacks.append(MlflowLogger(config, run_dir, loggers["mlflow"]))
+    if "wandb" in loggers:
+        from runs.stages.wandb_logger import WandbLogger
+
+        callbacks.append(WandbLogger(config, run_dir, loggers["wandb"]))
     if trainer.profile_steps:
         callbacks.append(profiler(run_dir / "train", *trainer.profile_steps))
     if trainer.early_stopping_patience:
@@ -220,6 +224,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         except BaseException:
             with contextlib.suppress(Exception):  # fit's own error is the one to report
                 callbacks[0].finish()
+                if "wandb" in chosen_loggers(config):
+                    from runs.stages.wandb_logger import abandon
+
+                    abandon()
             raise
         callbacks[0].finish()  # fit returned: its last epoch is committed before anything reads it
     fit_time = time.perf_counter() - fit_started
@@ -251,6 +259,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
         from runs.stages.mlflow_logger import log_final_metrics
 
         log_final_metrics(run_dir, flat_metrics(results), run_dir / "learning_curves.png")
+    if "wandb" in chosen_loggers(config):
+        from runs.stages import wandb_logger
+
+        wandb_logger.log_final_metrics(config, run_dir, chosen_loggers(config)["wandb"], flat_metrics(results),
+                                       state["last_epoch"], [run_dir / "learning_curves.png",
+                                                             run_dir / "confusion_matrix.png"])
     flat = flat_metrics(results)
     if pruned:
         log.info("pruned after epoch %d: %s", pruning.pruned_at,
