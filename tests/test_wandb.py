@@ -128,3 +128,19 @@ def test_a_sweeps_trials_are_grouped_by_its_study(workdir):
         [entry, *_] = w_and_b_run(trial)["runs"]
         assert entry["run_group"] == "mlp_digits" and entry["job_type"] == "trial"
         assert entry["display_name"] == f"trial {trial.name}"
+
+
+def test_a_planted_link_in_place_of_the_wandb_folder_is_refused(workdir, tmp_path):
+    env = offline_env(workdir)
+    killed = run_main(workdir, *ARGS, "results_dir=planted", fault={"point": "committed", "epoch": 1}, env=env)
+    assert killed.returncode == -9, killed.stderr
+    [run] = list((workdir / "planted" / "mlp" / "digits").iterdir())
+    shutil.rmtree(run / "wandb")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (run / "wandb").symlink_to(elsewhere)
+    resumed = run_main(workdir, f"run={run}", "results_dir=planted", env=env)
+    assert resumed.returncode == 2, resumed.stderr
+    assert resumed.stderr.strip().splitlines()[-1] == (f"error: {run / 'wandb'} is a symbolic link: a run folder is read "
+                                                       "as data, and nothing in it may lead out of it")
+    assert list(elsewhere.iterdir()) == []

@@ -28,6 +28,7 @@ from omegaconf import DictConfig
 from runs.atomic_files import write_json_atomically
 from runs.epoch_records import read_history
 from runs.record import flat_params, tracking_name
+from runs.untrusted import contained
 
 log = logging.getLogger("train")
 RECORD = "wandb.json"
@@ -70,6 +71,7 @@ def open_run(config: DictConfig, run_dir: Path, settings: dict):
     if wandb.run is not None:
         return wandb.run
     run_dir = Path(run_dir)
+    contained(run_dir, RECORD, "wandb")  # W&B writes into <run>/wandb/: a planted link must not lead it elsewhere
     run_id = recorded_id(run_dir)
     trial = config.get("trial") or {}
     project = settings.get("project") or tracking_name(config)
