@@ -32,12 +32,27 @@ from scratch import add_folder_arguments, run_in_scratch
 ROOT = Path(__file__).resolve().parents[1]
 
 
+CPU_SECONDS: list[float] = []  # user + system time of each timed process, in the order they ran
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, str]:
+    """Wall time and stdout of a process; its CPU time (user + system, its threads and children) is appended
+    to CPU_SECONDS: on a shared machine whose wall times swing, the CPU time is the steadier measure."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    out = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=True).stdout
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU_SECONDS.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return wall, out
+
+
 def run_main(work: Path, *args: str, project: Path = ROOT) -> tuple[float, Path]:
     """Wall time of `python main.py args` (of `project`, default this one) and the run folder it wrote."""
-    started = time.perf_counter()
-    subprocess.run([sys.executable, str(project / "main.py"), *args, f"data_dir={work / 'data'}",
-                    f"results_dir={work / 'results'}"], cwd=work, capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - started
+    wall, _ = timed([sys.executable, str(project / "main.py"), *args, f"data_dir={work / 'data'}",
+                     f"results_dir={work / 'results'}"], work)
     newest = max((work / "results").glob("*/*/*/metrics.json"), key=lambda p: p.stat().st_mtime)
     return wall, newest.parent
 
@@ -53,34 +68,40 @@ def resnet(args: argparse.Namespace, work: Path) -> None:
     folder = work / "data" / "digits"
     plain = [sys.executable, str(ROOT / "benchmarks" / "plain_keras_resnet.py"), str(folder), str(args.epochs), "32"]
     walls: dict[str, list[float]] = {"main.py": [], "plain keras": []}
+    cpus: dict[str, list[float]] = {"main.py": [], "plain keras": []}
     other = None
     if args.also_commit and args.timing_runs:
         other = work / f"main-at-{args.also_commit}"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(other), args.also_commit],
                        check=True, capture_output=True)
         walls[f"main.py at {args.also_commit}"] = []
+        cpus[f"main.py at {args.also_commit}"] = []
     for index in range(args.timing_runs):
-        started = time.perf_counter()
-        out = subprocess.run(plain, cwd=work, capture_output=True, text=True, check=True).stdout
-        walls["plain keras"].append(time.perf_counter() - started)
+        wall, out = timed(plain, work)
+        walls["plain keras"].append(wall)
+        cpus["plain keras"].append(CPU_SECONDS[-1])
         plain_accuracy = json.loads(out.strip().splitlines()[-1])["test_accuracy"]
         wall, _ = run_main(work, *common, "seed=42")
         walls["main.py"].append(wall)
+        cpus["main.py"].append(CPU_SECONDS[-1])
         if other is not None:
             walls[f"main.py at {args.also_commit}"].append(run_main(work, *common, "seed=42", project=other)[0])
+            cpus[f"main.py at {args.also_commit}"].append(CPU_SECONDS[-1])
         print(f"timing {index + 1}/{args.timing_runs}: " + " | ".join(
-            f"{side} {values[-1]:.1f}s" for side, values in walls.items()) + f" (plain's test accuracy "
-            f"{plain_accuracy:.4f})", flush=True)
+            f"{side} {values[-1]:.1f}s (CPU {cpus[side][-1]:.1f}s)" for side, values in walls.items()) +
+            f"; plain's test accuracy {plain_accuracy:.4f}", flush=True)
     print(f"\nresnet depth 20 ({args.experiment or 'model defaults'}), {args.epochs} epochs: test accuracy median "
           f"{statistics.median(accuracies.values()):.4f} over seeds {', '.join(map(str, args.seeds))}")
     if not args.timing_runs:
         return
     if other is not None:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)], check=False)
-    medians = {side: statistics.median(values) for side, values in walls.items()}
-    print(f"whole process, medians of {args.timing_runs} alternating runs: " + ", ".join(
-        f"{side} {median:.1f}s" for side, median in medians.items()) + "; ratios to plain keras: " + ", ".join(
-        f"{side} {median / medians['plain keras']:.3f}" for side, median in medians.items() if side != "plain keras"))
+    for measure, values in (("wall", walls), ("CPU", cpus)):
+        medians = {side: statistics.median(times) for side, times in values.items()}
+        print(f"whole process {measure} time, medians of {args.timing_runs} alternating runs: " + ", ".join(
+            f"{side} {median:.1f}s" for side, median in medians.items()) + "; ratios to plain keras: " + ", ".join(
+            f"{side} {median / medians['plain keras']:.3f}" for side, median in medians.items()
+            if side != "plain keras"))
 
 
 def vae(args: argparse.Namespace, work: Path) -> None:
