@@ -37,7 +37,8 @@ def skip_hydras_mode_probe(arguments: list[str], conf_dir: Path) -> bool:
     file may set MULTIRUN), then composes it again to run. Where neither the command line nor any
     file of `conf/` can set `hydra.mode`, that first composition finds nothing, and Hydra goes on as
     with no setting: a run, or a multirun with `-m`. Anything that might set it (the key, another
-    config folder, a search path, a `mode:` in a file) leaves Hydra's own probe in place.
+    config folder, a search path, a `mode:` in a file that also names `hydra`) leaves Hydra's own probe in
+    place; a `mode:` of something else (`logger.wandb.mode`) does not.
     """
     from hydra._internal.hydra import Hydra
 
@@ -45,7 +46,10 @@ def skip_hydras_mode_probe(arguments: list[str], conf_dir: Path) -> bool:
            or "searchpath" in argument for argument in arguments):
         return False
     for path in conf_dir.rglob("*.yaml"):
-        if re.search(r"^\s*mode\s*:|hydra\.mode|searchpath", path.read_text(errors="replace"), re.MULTILINE):
+        text = path.read_text(errors="replace")
+        if re.search(r"hydra\.mode|searchpath", text) or (  # a `mode:` of Hydra's: under `hydra:`, or packaged there
+                re.search(r"^\s*mode\s*:", text, re.MULTILINE)
+                and re.search(r"^\s*hydra\s*:|@package\s+hydra\b", text, re.MULTILINE)):
             return False
     Hydra.get_mode = lambda self, config_name, overrides: None  # what it returns when nothing sets the mode
     return True

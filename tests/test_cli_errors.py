@@ -65,6 +65,10 @@ def test_hydras_mode_probe_is_skipped_only_where_nothing_can_set_the_mode(tmp_pa
     assert Hydra.get_mode(None, config_name="config", overrides=[]) is None  # Hydra's answer when nothing sets it
     for arguments in (["hydra.mode=MULTIRUN"], ["-cd", "/x"], ["--config-dir=/x"], ["hydra.searchpath=[file:///x]"]):
         assert not hydra_shortcuts.skip_hydras_mode_probe(arguments, conf), arguments
+    (conf / "logger.yaml").write_text("wandb:\n  mode: offline\n")  # a mode that is not Hydra's
+    assert hydra_shortcuts.skip_hydras_mode_probe([], conf)
     (conf / "experiment" / "sweep.yaml").write_text("# @package _global_\nhydra:\n  mode: MULTIRUN\n")
     assert not hydra_shortcuts.skip_hydras_mode_probe([], conf)  # a file that sets the mode keeps Hydra's probe
+    (conf / "experiment" / "sweep.yaml").write_text("# @package hydra\nmode: MULTIRUN\n")
+    assert not hydra_shortcuts.skip_hydras_mode_probe([], conf)
     assert hydra_shortcuts.skip_hydras_mode_probe([], CONF_DIR)  # the project's own files set no mode
