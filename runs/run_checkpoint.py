@@ -24,9 +24,9 @@ import keras
 
 from models.base_model import training_iterations
 from runs import atomic_files
-from runs.keras_archive import ArchiveLayout
 from runs.checkpoints import CHECKPOINTS, checkpoint_state, epoch_checkpoints
 from runs.epoch_records import EpochRecords
+from runs.keras_archive import ArchiveLayout
 
 
 class RunCheckpoint(keras.callbacks.Callback):

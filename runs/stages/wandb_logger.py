@@ -104,7 +104,7 @@ class WandbLogger(keras.callbacks.Callback):
 
     def __init__(self, config: DictConfig, run_dir: Path, settings: dict) -> None:
         super().__init__()
-        self.config, self.run_dir, self.settings = config, Path(run_dir), settings
+        self.config, self.run_dir, self.settings = config, Path(run_dir), settings or {}
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.run = open_run(self.config, self.run_dir, self.settings)
@@ -124,7 +124,7 @@ def log_final_metrics(config: DictConfig, run_dir: Path, settings: dict, metrics
     run's pictures, then the W&B run ends."""
     import wandb
 
-    run = open_run(config, run_dir, settings)
+    run = open_run(config, run_dir, settings or {})
     run.summary.update({f"final_{name}": float(value) for name, value in metrics.items()})
     images = {path.stem: wandb.Image(str(path)) for path in pictures if path.is_file()}
     if images:
