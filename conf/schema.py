@@ -350,9 +350,12 @@ class RunConfig:
             for key in settings:
                 require(key in LOGGERS[name], f"logger.{name}.{key}", settings[key],
                         f"unknown setting; logger.{name} takes " + (", ".join(LOGGERS[name]) or "none"))
-        mode = (loggers.get("wandb") or {}).get("mode")
-        require(mode is None or mode in WANDB_MODES, "logger.wandb.mode", mode,
+        wandb = loggers.get("wandb") or {}
+        require(wandb.get("mode") is None or wandb["mode"] in WANDB_MODES, "logger.wandb.mode", wandb.get("mode"),
                 f"choose among {', '.join(WANDB_MODES)}, or null (online with an API key, else offline)")
+        tags = wandb.get("tags") or []
+        require(isinstance(tags, list) and all(isinstance(tag, str) for tag in tags), "logger.wandb.tags", tags,
+                "must be a list of words, e.g. [baseline,digits]")
         require(self.checkpoint is None or self.run is not None, "checkpoint", self.checkpoint,
                 "names a checkpoint of an earlier run: add run=<run folder> or run=latest")
 

@@ -69,18 +69,22 @@ def save_keras(network: Any, path: Path) -> None:
         _save_weights_archive(network, path)
 
 
+def weights_only_metadata() -> dict:
+    """metadata.json of an archive that leaves the architecture out (a network `get_config` cannot describe)."""
+    import keras
+
+    return {"keras_version": keras.__version__, "architecture": "not serialisable: weights only"}
+
+
 def _save_weights_archive(network: Any, path: Path) -> None:
     """A `.keras` zip holding what `load_weights` reads (`model.weights.h5`: weights and optimizer state),
     with a `metadata.json` that says the architecture was left out."""
     import tempfile
     import zipfile
 
-    import keras
-
     with tempfile.TemporaryDirectory() as folder:
         weights = Path(folder) / "model.weights.h5"
         network.save_weights(str(weights))
         with zipfile.ZipFile(path, "w") as archive:
-            archive.writestr("metadata.json", json.dumps({"keras_version": keras.__version__,
-                                                          "architecture": "not serialisable: weights only"}))
+            archive.writestr("metadata.json", json.dumps(weights_only_metadata()))
             archive.write(weights, "model.weights.h5")

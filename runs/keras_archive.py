@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 from keras.src.saving import saving_lib
 
+from runs.atomic_files import weights_only_metadata
+
 WEIGHTS_FILE = "model.weights.h5"
 
 
@@ -136,7 +138,7 @@ class ArchiveLayout:
         import keras
 
         if self.config_json is None:
-            metadata = {"keras_version": keras.__version__, "architecture": "not serialisable: weights only"}
+            metadata = weights_only_metadata()
         else:
             metadata = {"keras_version": keras.__version__,
                         "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}

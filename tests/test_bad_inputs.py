@@ -154,6 +154,8 @@ CASES = [
     (["logger=wandb", "+logger.wandb.projekt=x"], "logger.wandb.projekt='x' is invalid: unknown setting; logger.wandb "
                                                   "takes project, entity, mode, group, tags"),
     (["logger=nosuch"], "logger=nosuch: no such option"),
+    (["logger=wandb", "logger.wandb=3"], "logger.wandb=3 is invalid: must be a mapping of settings"),
+    (["logger=wandb", "logger.wandb.tags=5"], "logger.wandb.tags=5 is invalid: must be a list of words"),
     (["trainer.epochs=-3"], "trainer.epochs=-3 is invalid"),
     (["trainer.epochs=abc"], "trainer.epochs"),
     (["trainer.epochs=1.5"], "trainer.epochs"),

@@ -144,3 +144,13 @@ def test_a_planted_link_in_place_of_the_wandb_folder_is_refused(workdir, tmp_pat
     assert resumed.stderr.strip().splitlines()[-1] == (f"error: {run / 'wandb'} is a symbolic link: a run folder is read "
                                                        "as data, and nothing in it may lead out of it")
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_mode_wandb_refuses_is_one_line_and_leaves_no_run(workdir):
+    env = {**offline_env(workdir), "WANDB_MODE": "sometimes"}
+    refused = run_main(workdir, *ARGS, "results_dir=refused", env=env)
+    assert refused.returncode == 2, refused.stderr
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: logger=wandb: W&B could not start the run in mode sometimes: ") and \
+        "Traceback" not in refused.stderr, refused.stderr
+    assert not any(path.is_file() for path in (workdir / "refused").rglob("*"))  # failed before a checkpoint

@@ -224,9 +224,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         except BaseException:
             with contextlib.suppress(Exception):  # fit's own error is the one to report
                 callbacks[0].finish()
-                if "wandb" in chosen_loggers(config):
-                    from runs.stages.wandb_logger import abandon
+            if "wandb" in chosen_loggers(config):
+                from runs.stages.wandb_logger import abandon
 
+                with contextlib.suppress(Exception):
                     abandon()
             raise
         callbacks[0].finish()  # fit returned: its last epoch is committed before anything reads it
@@ -255,16 +256,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if not pruned:
         draw_pictures(model, run_dir, config, evaluation("test") if splits["test"].count else None, manifest,
                       best_epoch)
-    if "mlflow" in chosen_loggers(config):
+    loggers = chosen_loggers(config)
+    if "mlflow" in loggers:
         from runs.stages.mlflow_logger import log_final_metrics
 
         log_final_metrics(run_dir, flat_metrics(results), run_dir / "learning_curves.png")
-    if "wandb" in chosen_loggers(config):
+    if "wandb" in loggers:
         from runs.stages import wandb_logger
 
-        wandb_logger.log_final_metrics(config, run_dir, chosen_loggers(config)["wandb"], flat_metrics(results),
-                                       state["last_epoch"], [run_dir / "learning_curves.png",
-                                                             run_dir / "confusion_matrix.png"])
+        wandb_logger.log_final_metrics(config, run_dir, loggers["wandb"], flat_metrics(results), state["last_epoch"],
+                                       [run_dir / "learning_curves.png", run_dir / "confusion_matrix.png"])
     flat = flat_metrics(results)
     if pruned:
         log.info("pruned after epoch %d: %s", pruning.pruned_at,

@@ -74,6 +74,7 @@ def open_run(config: DictConfig, run_dir: Path, settings: dict):
     contained(run_dir, RECORD, "wandb")  # W&B writes into <run>/wandb/: a planted link must not lead it elsewhere
     run_id = recorded_id(run_dir)
     trial = config.get("trial") or {}
+    number = trial.get("number")  # a sweep's trial, or None
     project = settings.get("project") or tracking_name(config)
     if run_id is None:
         from wandb.sdk.lib.runid import generate_id
@@ -84,8 +85,8 @@ def open_run(config: DictConfig, run_dir: Path, settings: dict):
     try:
         run = wandb.init(
             id=run_id, resume="allow", mode=mode, dir=str(run_dir), project=project, entity=settings.get("entity"),
-            group=settings.get("group") or trial.get("study_name"), job_type="trial" if trial.get("number") is not None
-            else "train", name=f"trial {trial.get('number')}" if trial.get("number") is not None else run_dir.name,
+            group=settings.get("group") or trial.get("study_name"), job_type="train" if number is None else "trial",
+            name=run_dir.name if number is None else f"trial {number}",
             tags=list(settings.get("tags") or []), config=flat_params(config),
             settings=wandb.Settings(silent=True, console="off"))
     except Exception as error:  # a bad WANDB_* variable, a refused key, an unreachable server: W&B's words
