@@ -133,6 +133,18 @@ class ArchiveLayout:
                 values.append([np.array(_numpy(value), copy=True) for _, value in store.current["values"]])
         return values
 
+    @property
+    def restorable(self) -> bool:
+        """Whether `restore` can put a snapshot back: every entry is plain variables."""
+        return all(isinstance(entry["read"], list) for entry in self.entries)
+
+    def restore(self, values: list[list[np.ndarray]]) -> None:
+        """Assign a snapshot's values back to the variables it was taken from: the state the checkpoint
+        file of that moment holds, without reading the file (only where `restorable`)."""
+        for entry, entry_values in zip(self.entries, values, strict=True):
+            for variable, value in zip(entry["read"], entry_values, strict=True):
+                variable.assign(value)
+
     def write(self, path: Path, values: list[list[np.ndarray]]) -> None:
         """Write the `.keras` archive of a snapshot to `path` (a file Keras's `load_model` and `load_weights` read)."""
         import keras

@@ -158,3 +158,23 @@ def test_a_network_gaining_variables_is_outdated_and_one_with_assets_has_no_layo
     inputs = keras.Input((1,), dtype="string")
     lookup = keras.layers.StringLookup(vocabulary=["a", "b"])
     assert not ArchiveLayout(keras.Model(inputs, lookup(inputs))).usable
+
+
+def test_the_best_epoch_kept_in_memory_is_its_checkpoint_file(tmp_path):
+    """The final evaluation puts the best epoch back from memory instead of reading its file: the values
+    must be the file's, for the best epoch only."""
+    from runs.run_checkpoint import RunCheckpoint
+
+    network = functional()
+    checkpoint = RunCheckpoint(tmp_path, monitor="loss", mode="max", keep=None, tensorboard=False)  # epoch 1 best
+    network.fit(X, Y, epochs=3, verbose=0, callbacks=[checkpoint])
+    assert checkpoint.best_in_memory[0] == 1 and checkpoint.best_in_memory[1].restorable
+    assert not checkpoint.restore_best(2)
+    from_file = functional()
+    from_file.fit(X[:2], Y[:2], epochs=1, verbose=0)
+    from_file.load_weights(tmp_path / "checkpoints" / "epoch_1.keras")
+    assert not np.array_equal(network.predict(X, verbose=0), from_file.predict(X, verbose=0))
+    assert checkpoint.restore_best(1)
+    for ours, theirs in zip(network.variables, from_file.variables, strict=True):
+        assert np.array_equal(np.asarray(ours), np.asarray(theirs)), ours.path
+    assert int(network.optimizer.iterations) == int(from_file.optimizer.iterations) == 1

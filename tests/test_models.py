@@ -119,3 +119,33 @@ def test_a_terminal_gets_a_progress_bar_per_epoch_and_a_log_file_one_line(caplog
     assert "epoch 1/2" in drawn and "4/4" in drawn and "loss=" in drawn  # steps, counts, running loss
     assert [record.getMessage().split(" loss=")[0] for record in caplog.records] == ["epoch 1/2", "epoch 2/2"]
     assert EpochLogger(2).show_progress is False  # pytest's stderr is no terminal: the line only
+
+
+def test_the_confusion_matrix_calls_the_network_once_per_chunk_of_one_shape():
+    """`outputs` runs eagerly: the test split's batches are joined (up to a chunk, within one shape) and
+    classify as they did one by one."""
+    import tensorflow as tf
+
+    from runs.stages.train import test_classes
+
+    calls = []
+
+    class Classifier:
+        def outputs(self, x):
+            calls.append(tuple(x.shape))
+            return {"class": tf.cast(tf.reduce_sum(x, axis=1) > 2, "int64")}
+
+    rng = np.random.default_rng(0)
+    batches = [(tf.constant(rng.random((n, width)), "float32"), tf.constant(rng.integers(0, 2, n)))
+               for n, width in ((4, 5), (4, 5), (3, 5), (4, 7), (2, 7))]  # padded lengths of two buckets
+    labels, predicted = test_classes(Classifier(), batches, chunk=8)
+    assert calls == [(8, 5), (3, 5), (6, 7)]  # the chunk is full after two batches; a new shape starts a call
+    expected = np.concatenate([(tf.reduce_sum(x, axis=1) > 2).numpy() for x, _ in batches])
+    assert np.array_equal(predicted, expected.astype("int64"))
+    assert np.array_equal(labels, np.concatenate([y.numpy() for _, y in batches]))
+
+    class NoClass:
+        def outputs(self, x):
+            return {"reconstruction": x}
+
+    assert test_classes(NoClass(), batches) is None

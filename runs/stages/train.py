@@ -211,6 +211,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     limit = trainer.limit_batches
     steps = min(splits["train"].training_steps(batch_size), trainer.overfit_batches or limit or 2**62)
     cut_back(run_dir, plan.first_epoch, plan.first_epoch * steps)  # a resumed run's records end where it resumes
+    callbacks = []
     if plan.first_epoch < trainer.epochs:
         callbacks = run_callbacks(config, run_dir, steps)
         try:
@@ -240,7 +241,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         results = {"val": {name[len("val_"):]: value for name, value in pruning.last_logs.items()
                            if name.startswith("val_")}}
     else:
-        model.load_checkpoint(best_path)
+        if not (callbacks and callbacks[0].restore_best(best_epoch)):
+            model.load_checkpoint(best_path)
         results = {split: model.evaluate(evaluation(split)) for split in splits}
     metrics = {
         **results,
@@ -302,15 +304,46 @@ def draw_pictures(model: BaseModel, run_dir: Path, config: DictConfig, test, man
     learning_curves(run_dir, ["loss", main, *list(model.reported_metrics)[:2]], best_epoch)
     if config.dataset.task != "classification" or config.dataset.get("targets") or test is None:
         return
-    labels, predicted = [], []
-    for x, y in test:
-        classes = model.outputs(x).get("class")
-        if classes is None:
-            return
-        labels.append(y.numpy().reshape(-1))
-        predicted.append(np.asarray(classes).reshape(-1))
+    classified = test_classes(model, test)
+    if classified is None:  # the model's outputs name no `class`
+        return
     names = [str(name) for name in manifest.get("class_names") or range(config.dataset.num_classes)]
-    confusion_matrix(run_dir, np.concatenate(labels), np.concatenate(predicted), names)
+    confusion_matrix(run_dir, *classified, names)
+
+
+def test_classes(model: BaseModel, test, chunk: int = 1024):
+    """(true labels, predicted classes) over the test batches, or None where the model's outputs have no
+    `class`. `outputs` runs eagerly, and an eager call pays Python's cost for every layer once, whatever its
+    batch: consecutive batches of one shape are joined up to `chunk` examples a call (ResNet-20 on digits'
+    269 test images: one call instead of 9, about 1 s less), so memory stays bounded on any test split."""
+    import numpy as np
+    import tensorflow as tf
+
+    labels, predicted, waiting = [], [], []
+
+    def shapes(x) -> list:
+        return [tuple(part.shape[1:]) for part in tf.nest.flatten(x)]
+
+    def call() -> bool:
+        x = waiting[0] if len(waiting) == 1 else tf.nest.map_structure(lambda *parts: tf.concat(parts, 0), *waiting)
+        waiting.clear()
+        classes = model.outputs(x).get("class")
+        if classes is not None:
+            predicted.append(np.asarray(classes).reshape(-1))
+        return classes is not None
+
+    waiting_count = 0
+    for x, y in test:
+        if waiting and (waiting_count >= chunk or shapes(x) != shapes(waiting[0])):
+            if not call():
+                return None
+            waiting_count = 0
+        waiting.append(x)
+        waiting_count += int(tf.shape(y)[0])
+        labels.append(y.numpy().reshape(-1))
+    if waiting and not call():
+        return None
+    return np.concatenate(labels), np.concatenate(predicted)
 
 
 def flat_metrics(results: dict[str, dict[str, float]]) -> dict[str, float]:
