@@ -10,7 +10,7 @@ study what each returned: a value (COMPLETE), a pruning (PRUNED: the job stopped
 its pruner said so), or an error, NaN or inf (FAIL, with the message). The study is stored in
 the sweep folder unless `storage` names a database, so running the same command again continues
 it: finished trials count toward `n_trials` and trials left running by a dead sweep are marked
-FAIL. Hydra only loads plugins from `hydra_plugins/`; the class there is this one, renamed.
+FAIL. Hydra only loads plugins from `hydra_plugins/`; creating the class there creates this one.
 """
 
 from __future__ import annotations

@@ -73,3 +73,25 @@ def test_the_cfg_request_is_rewritten_only_where_hydra_would_miss_the_run_keys()
                                                                         "--resolve"]
     for unchanged in (["--cfg", "hydra"], ["--cfg", "job", "--resolve"], ["--cfg", "hydra", "--resolve", "-p", "x"]):
         assert resolvable_cfg_request(unchanged) == unchanged
+
+
+def test_listing_the_plugins_does_not_import_optuna():
+    """Hydra imports every plugin module on each command to list them: the sweeper's plugin module imports
+    Optuna (0.2 s) only when a sweep creates the sweeper, which is then `hpsearch.sweeper`'s class."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys\n"
+            "from hydra.core.plugins import Plugins\n"
+            "from hydra.plugins.sweeper import Sweeper\n"
+            "found = [c for c in Plugins.instance().discover(Sweeper) if c.__module__.startswith('hydra_plugins.optuna')]\n"
+            "print('optuna' in sys.modules, [f'{c.__module__}.{c.__name__}' for c in found])\n"
+            "from omegaconf import OmegaConf\n"
+            "made = Plugins.instance()._instantiate(OmegaConf.create({'_target_': "
+            "'hydra_plugins.optuna_sweeper.optuna_sweeper.OptunaSweeper', 'sampler': None, 'pruner': None}))\n"
+            "print(type(made).__module__, 'optuna' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.stdout.splitlines() == [
+        "False ['hydra_plugins.optuna_sweeper.optuna_sweeper.OptunaSweeper']", "hpsearch.sweeper True"]
