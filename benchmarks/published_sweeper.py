@@ -50,8 +50,8 @@ What it takes to make the published plugin drive this project's main.py (no proj
    memory by default (nothing to read completion times from), and this project's `hydra.sweep.dir`
    (results_dir/sweeps/<study_name>) needs a name.
 6. `hydra.sweeper.sampler.seed=<seed>`: its TPE is unseeded by default (the project seeds 123).
-Nothing else: Hydra prints a UserWarning that it cannot import the project's own plugin
-(`hydra_plugins.optuna_sweeper`: "cannot import name 'FloatDistribution'") and goes on; main.py
+Nothing else (the project's own plugin module imports Optuna only when its sweeper is created, so
+Hydra lists it beside the published one without importing Optuna 5 code under Optuna 2); main.py
 returns the optimized_metric, which the plugin takes as the trial's value; jobs get no `trial.*`
 overrides, so no pruning callback runs.
 
