@@ -126,7 +126,7 @@ def test_the_confusion_matrix_calls_the_network_once_per_chunk_of_one_shape():
     classify as they did one by one."""
     import tensorflow as tf
 
-    from runs.stages.train import test_classes
+    from runs.stages.train import classified_test_split
 
     calls = []
 
@@ -138,7 +138,7 @@ def test_the_confusion_matrix_calls_the_network_once_per_chunk_of_one_shape():
     rng = np.random.default_rng(0)
     batches = [(tf.constant(rng.random((n, width)), "float32"), tf.constant(rng.integers(0, 2, n)))
                for n, width in ((4, 5), (4, 5), (3, 5), (4, 7), (2, 7))]  # padded lengths of two buckets
-    labels, predicted = test_classes(Classifier(), batches, chunk=8)
+    labels, predicted = classified_test_split(Classifier(), batches, chunk=8)
     assert calls == [(8, 5), (3, 5), (6, 7)]  # the chunk is full after two batches; a new shape starts a call
     expected = np.concatenate([(tf.reduce_sum(x, axis=1) > 2).numpy() for x, _ in batches])
     assert np.array_equal(predicted, expected.astype("int64"))
@@ -148,4 +148,4 @@ def test_the_confusion_matrix_calls_the_network_once_per_chunk_of_one_shape():
         def outputs(self, x):
             return {"reconstruction": x}
 
-    assert test_classes(NoClass(), batches) is None
+    assert classified_test_split(NoClass(), batches) is None

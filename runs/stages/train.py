@@ -304,14 +304,14 @@ def draw_pictures(model: BaseModel, run_dir: Path, config: DictConfig, test, man
     learning_curves(run_dir, ["loss", main, *list(model.reported_metrics)[:2]], best_epoch)
     if config.dataset.task != "classification" or config.dataset.get("targets") or test is None:
         return
-    classified = test_classes(model, test)
+    classified = classified_test_split(model, test)
     if classified is None:  # the model's outputs name no `class`
         return
     names = [str(name) for name in manifest.get("class_names") or range(config.dataset.num_classes)]
     confusion_matrix(run_dir, *classified, names)
 
 
-def test_classes(model: BaseModel, test, chunk: int = 1024):
+def classified_test_split(model: BaseModel, test, chunk: int = 1024):
     """(true labels, predicted classes) over the test batches, or None where the model's outputs have no
     `class`. `outputs` runs eagerly, and an eager call pays Python's cost for every layer once, whatever its
     batch: consecutive batches of one shape are joined up to `chunk` examples a call (ResNet-20 on digits'
