@@ -19,7 +19,7 @@ pictures, since the project's issue 13; a venv made before that needs it added.)
 
 ours:      python main.py -m hpsearch=mlp optimized_metric=val_loss hydra.sweeper.n_jobs=2
            hydra.sweeper.sampler.seed=<seed> ...
-           (the project's sweeper with its default pruner (median, warm-up 10 epochs), two trials
+           (the project's sweeper with its default pruner (median, warm-up 5 epochs), two trials
            running at a time, each on one of the two cores; a journal file in the sweep folder.
            `--jobs 1` runs one at a time, and `--ours KEY=VALUE ...` adds overrides, e.g. another pruner setting)
 published: <venv>/bin/python main.py -m model=mlp 'hydra.searchpath=[file://<work>/conf]'

@@ -16,7 +16,7 @@ from tests.conftest import run_main
 def test_mlp_search_prunes_trials_and_promotes_its_best(tmp_path, digits_data, monkeypatch):
     shutil.copytree(digits_data, tmp_path / "data")
     result = run_main(tmp_path, "-m", "hpsearch=mlp", "hydra.sweeper.n_trials=4", "trainer.epochs=4",
-                      "hydra/sweeper/pruner=hyperband",  # it prunes at epoch 1 (the default median waits 10)
+                      "hydra/sweeper/pruner=hyperband",  # prunes at epoch 1 (the median: after epoch 5)
                       "hydra.sweeper.n_jobs=2", "hydra.sweeper.plots=false",  # two at a time, each in a forked process
                       "hydra.sweeper.sampler.n_startup_trials=4", "trainer.batch_size=128", "results_dir=elsewhere",
                       "hydra.sweeper.sampler.seed=1")  # of seeds 1-5, one whose four draws the pruner splits
