@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+import resource
 import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def timed_refused_command(main: Path, arguments: list[str], folder: Path, refusal: str) -> tuple[float, float]:
+    """(CPU, wall) seconds of `python <main> arguments` in a fresh process, which must be refused (exit 2,
+    `refusal` in its error): start-up and composition, no TensorFlow. CPU is user + system of the process
+    and its children."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, str(main), *arguments, f"results_dir={folder}", f"data_dir={folder}"],
+                          capture_output=True, text=True, cwd=folder)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 2 or refusal not in done.stderr:
+        raise SystemExit(f"unexpected result of {main} {arguments}: exit {done.returncode}\n{done.stderr[-2000:]}")
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, wall
 
 
 def report(times: dict[str, list[tuple[float, float]]], repeats: int, saved: str) -> None:

@@ -18,29 +18,13 @@ seconds (user + system, the process and its children) and wall seconds of each, 
 from __future__ import annotations
 
 import argparse
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from ab import report
+from ab import report, timed_refused_command
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = {"A probe kept": ["optimizer.lr=-1", "hydra.searchpath=[]"], "B probe skipped": ["optimizer.lr=-1"]}
-
-
-def timed(arguments: list[str], folder: Path) -> tuple[float, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, str(ROOT / "main.py"), *arguments, f"results_dir={folder}",
-                           f"data_dir={folder}"], capture_output=True, text=True, cwd=folder)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 2 or "optimizer.lr=-1.0 is invalid" not in done.stderr:
-        raise SystemExit(f"unexpected result of {arguments}: exit {done.returncode}\n{done.stderr[-2000:]}")
-    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, wall
 
 
 def main() -> None:
@@ -51,7 +35,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(args.repeats):
             for name, arguments in COMMANDS.items():
-                times[name].append(timed(arguments, Path(folder)))
+                times[name].append(timed_refused_command(ROOT / "main.py", arguments, Path(folder),
+                                                              "optimizer.lr=-1.0 is invalid"))
     report(times, args.repeats, "saved by skipping the probe")
 
 

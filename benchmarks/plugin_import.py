@@ -16,28 +16,13 @@ Prints the median CPU seconds (user + system, the process and its children) and 
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from ab import report
+from ab import report, timed_refused_command
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def timed(project: Path, folder: Path) -> tuple[float, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, str(project / "main.py"), "optimizer.lr=-1", f"results_dir={folder}",
-                           f"data_dir={folder}"], capture_output=True, text=True, cwd=folder)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 2 or "optimizer.lr=-1.0 is invalid" not in done.stderr:
-        raise SystemExit(f"unexpected result of {project}: exit {done.returncode}\n{done.stderr[-2000:]}")
-    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, wall
 
 
 def main() -> None:
@@ -54,7 +39,8 @@ def main() -> None:
             times: dict[str, list[tuple[float, float]]] = {name: [] for name in projects}
             for _ in range(args.repeats):
                 for name, project in projects.items():
-                    times[name].append(timed(project, Path(folder)))
+                    times[name].append(timed_refused_command(project / "main.py", ["optimizer.lr=-1"], Path(folder),
+                                                              "optimizer.lr=-1.0 is invalid"))
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(earlier)], check=False)
     report(times, args.repeats, "saved by the lazy import")
