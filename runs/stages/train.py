@@ -339,8 +339,8 @@ def classified_test_split(model: BaseModel, test, chunk: int = 1024):
                 return None
             waiting_count = 0
         waiting.append(x)
-        waiting_count += int(tf.shape(y)[0])
         labels.append(y.numpy().reshape(-1))
+        waiting_count += len(labels[-1])
     if waiting and not call():
         return None
     return np.concatenate(labels), np.concatenate(predicted)
