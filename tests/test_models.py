@@ -63,12 +63,15 @@ def test_fit_writes_checkpoints_and_they_restore_weights_and_optimizer(tmp_path,
     cfg = compose_config("trainer.epochs=4", "trainer.keep_checkpoints=2", "model.hidden_units=[16]")
     BaseModel.seed_everything(0, deterministic=True)
     model = build_model(cfg)
+    traces = counted_traces(model.network)
     folder = digits_data / "digits"
     train, val = (split_source(folder, read_manifest(folder), split, cfg.dataset) for split in ("train", "val"))
     history = model.fit(training_batches(train, 32, 0, 0, 4), evaluation_batches(val, 32),
                         steps_per_epoch=steps_per_epoch(train.count, 32),
                         callbacks=run_callbacks(cfg, tmp_path))
     assert len(history["loss"]) == 4 and history["loss"][-1] < history["loss"][0]
+    # each step traced once: the compiled metrics exist before the first trace (build_compiled_state)
+    assert traces == {"train_step": 1, "test_step": 1}
     state = json.loads((tmp_path / "checkpoints" / "state.json").read_text())
     saved = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     kept = sorted({3, 4, state["best_epoch"]})  # the 2 newest and the best, never pruned
@@ -79,11 +82,32 @@ def test_fit_writes_checkpoints_and_they_restore_weights_and_optimizer(tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints", "history.csv", "train", "validation"]
 
     restored = build_model(cfg)
+    restored_traces = counted_traces(restored.network)
     restored.load_checkpoint(tmp_path / "checkpoints" / "epoch_4.keras")
     for a, b in zip(model.network.get_weights(), restored.network.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert int(restored.network.optimizer.iterations) == int(model.network.optimizer.iterations) > 0
     assert restored.evaluate(evaluation_batches(val, 32)) == pytest.approx(model.evaluate(evaluation_batches(val, 32)))
+    assert restored_traces == {"train_step": 0, "test_step": 1}
+
+
+def counted_traces(network) -> dict[str, int]:
+    """How many times Keras traces the network's train and test steps from now on (a Python call of a step is a
+    trace: the compiled function runs the graph after that)."""
+    counts = {"train_step": 0, "test_step": 0}
+
+    def counting(name):
+        step = getattr(network, name)
+
+        def traced(data):
+            counts[name] += 1
+            return step(data)
+
+        return traced
+
+    for name in counts:
+        setattr(network, name, counting(name))
+    return counts
 
 
 def test_missing_or_corrupt_checkpoints_are_user_errors(tmp_path):
