@@ -76,6 +76,7 @@ def main() -> None:
         base = name.split("+")[0]
         variants[name] = [f"hydra/sweeper/pruner={base}", *settings.split(",")]
     work = Path(tempfile.mkdtemp(prefix="pruning-"))
+    print(f"work folder (its sweeps' journals, for benchmarks/pruner_replay.py): {work}", flush=True)
     table: dict[str, list] = {name: [] for name in variants}
     names = list(variants)
     for index, seed in enumerate(args.seeds):
