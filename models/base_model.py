@@ -574,13 +574,14 @@ def build_compiled_state(network: keras.Model, element_spec: Any) -> None:
     `train_step` (or `test_step`), and `tf.function` traces a function that created variables a second
     time: every run paid for two traces of its step (about 0.3 s for the MLP, more for larger networks,
     and per trial in a sweep). Built here from the batches' specs, as Keras itself does under a strategy
-    and on its other backends, the step is traced once. Skipped where there is nothing to build or a
-    batch holds anything but dense tensors (ragged text): Keras then builds them as before."""
+    and on its other backends, the step is traced once. Skipped where there is nothing to build, where a
+    strategy is set (Keras builds them then, in the strategy's scope) and where a batch holds anything but
+    dense tensors (ragged text): Keras then builds them as before."""
     import tensorflow as tf
 
     metrics, loss = getattr(network, "_compile_metrics", None), getattr(network, "_compile_loss", None)
     unbuilt = (metrics is not None and not metrics.built) or (loss is not None and not loss.built)
-    if not unbuilt or not hasattr(network, "_symbolic_build"):
+    if not unbuilt or not hasattr(network, "_symbolic_build") or getattr(network, "_distribute_strategy", None):
         return
     if not all(isinstance(leaf, tf.TensorSpec) for leaf in tf.nest.flatten(element_spec)):
         return
