@@ -454,7 +454,7 @@ class BaseModel:
         rates = [[learning_rate_at(epoch, optimizer, epochs) * scale for epoch in range(epochs)] for scale in scales]
         own = [LearningRateSchedule(self.optimizers(), rates),
                EpochRandomness(self.initial_seeds), ReportedMetricsCheck(self.needed_metrics(), self.where())]
-        build_compiled_state(self.network, train.element_spec)
+        build_compiled_state(self.network, getattr(train, "element_spec", None))
         history = self.network.fit(train, validation_data=val, epochs=epochs, initial_epoch=initial_epoch,
                                    steps_per_epoch=steps_per_epoch, callbacks=[*own, *callbacks],
                                    shuffle=False, verbose=0)
@@ -480,7 +480,7 @@ class BaseModel:
         from models.callbacks.epoch_randomness import reset_seed_states
 
         reset_seed_states(self.network, self.initial_seeds, EVALUATION_DRAWS)
-        build_compiled_state(self.network, data.element_spec)
+        build_compiled_state(self.network, getattr(data, "element_spec", None))
         results = self.network.evaluate(data, verbose=0, return_dict=True)
         return {name: float(value) for name, value in results.items()}
 
@@ -575,8 +575,8 @@ def build_compiled_state(network: keras.Model, element_spec: Any) -> None:
     time: every run paid for two traces of its step (about 0.3 s for the MLP, more for larger networks,
     and per trial in a sweep). Built here from the batches' specs, as Keras itself does under a strategy
     and on its other backends, the step is traced once. Skipped where there is nothing to build, where a
-    strategy is set (Keras builds them then, in the strategy's scope) and where a batch holds anything but
-    dense tensors (ragged text): Keras then builds them as before."""
+    strategy is set (Keras builds them then, in the strategy's scope), and where the batches are not a
+    `tf.data` dataset of dense tensors (ragged text, arrays): Keras then builds them as before."""
     import tensorflow as tf
 
     metrics, loss = getattr(network, "_compile_metrics", None), getattr(network, "_compile_loss", None)
