@@ -572,11 +572,12 @@ def build_compiled_state(network: keras.Model, element_spec: Any) -> None:
 
     Without a distribution strategy, Keras's TensorFlow trainer creates them inside the first trace of
     `train_step` (or `test_step`), and `tf.function` traces a function that created variables a second
-    time: every run paid for two traces of its step (0.7 s of CPU for the MLP, 3.4 s for ResNet-20,
-    and again in every trial of a sweep; benchmarks/step_traces.py). Built here from the batches' specs, as
+    time: every run paid for two traces of its step (0.7 s of CPU for the MLP, 3.4 s for ResNet-20, and
+    again in every trial of a sweep; benchmarks/step_traces.py). Built here from the batches' specs, as
     Keras itself does under a strategy and on its other backends, the step is traced once. Skipped where
-    there is nothing to build, where a strategy is set (Keras builds them then, in the strategy's scope), and where the batches are not a
-    `tf.data` dataset of dense tensors (ragged text, arrays): Keras then builds them as before."""
+    there is nothing to build, where a strategy is set (Keras builds them then, in the strategy's scope),
+    and where the batches are not a `tf.data` dataset of dense tensors (ragged text, arrays): Keras then
+    builds them as before."""
     import tensorflow as tf
 
     metrics, loss = getattr(network, "_compile_metrics", None), getattr(network, "_compile_loss", None)
