@@ -35,9 +35,32 @@ PRUNERS: dict[str, Callable] = {
     "best quarter, warm-up 5": lambda P: P.PercentilePruner(25.0, n_startup_trials=5, n_warmup_steps=5),
     "successive halving from 5": lambda P: P.SuccessiveHalvingPruner(min_resource=5, reduction_factor=3),
     "hyperband from 5": lambda P: P.HyperbandPruner(min_resource=5, max_resource=30),
+    "population median, warm-up 5": lambda P: population_pruner(P, 50.0, 5),
+    "population median, warm-up 3": lambda P: population_pruner(P, 50.0, 3),
+    "population best third, warm-up 5": lambda P: population_pruner(P, 33.3, 5),
     # the bound: every trial after the first five stopped at the end of the warm-up
     "all stopped at epoch 5": lambda P: P.PercentilePruner(1e-9, n_startup_trials=5, n_warmup_steps=5),
 }
+
+
+def population_pruner(P, percentile: float, warm_up: int):
+    """A candidate whose bar does not rise as the sweep grows: Optuna's percentile pruners compare with COMPLETE
+    trials only, the ones pruning let through; this one compares with every finished trial, a pruned one's last
+    value carried on to later epochs (five complete trials first, as the others)."""
+    import numpy as np
+    from optuna.trial import TrialState
+
+    class Population(P.BasePruner):
+        def prune(self, study, trial) -> bool:
+            step = trial.last_step
+            done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+            if step is None or step < warm_up or sum(t.state == TrialState.COMPLETE for t in done) < 5:
+                return False
+            values = [t.intermediate_values[max(s for s in t.intermediate_values if s <= step)]
+                      for t in done if t.intermediate_values and min(t.intermediate_values) <= step]
+            return bool(values) and min(trial.intermediate_values.values()) > np.percentile(values, percentile)
+
+    return Population()
 
 
 def load_trials(journal: str) -> list:
