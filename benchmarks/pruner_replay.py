@@ -24,6 +24,8 @@ import statistics
 import warnings
 from collections.abc import Callable
 
+from journals import journal_study
+
 PRUNERS: dict[str, Callable] = {
     "median, warm-up 5": lambda P: P.MedianPruner(n_startup_trials=5, n_warmup_steps=5),
     "median, warm-up 10": lambda P: P.MedianPruner(n_startup_trials=5, n_warmup_steps=10),
@@ -64,12 +66,7 @@ def population_pruner(P, percentile: float, warm_up: int):
 
 
 def load_trials(journal: str) -> list:
-    import optuna
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-    storage = JournalStorage(JournalFileBackend(journal))
-    name = optuna.get_all_study_names(storage)[0]
-    return [t for t in optuna.load_study(study_name=name, storage=storage).trials if t.state.name == "COMPLETE"]
+    return [t for t in journal_study(journal).trials if t.state.name == "COMPLETE"]
 
 
 def replay(trials: list, pruner, start_up: float, after_complete: float, noise: float) -> dict[str, float]:

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import yaml
+from journals import journal_study
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,9 +34,6 @@ def run_sweep(work: Path, name: str, overrides: list[str], trials: int, seed: in
               ) -> tuple[float, dict, list[tuple[float, float]]]:
     """Wall time, optimization_results.yaml, and (seconds from the first trial's start, value) per
     complete or pruned trial, in the order they finished."""
-    import optuna
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
     command = [sys.executable, str(ROOT / "main.py"), "-m", "hpsearch=mlp", *overrides, f"optimized_metric={metric}",
                f"hydra.sweeper.n_trials={trials}", f"hydra.sweeper.study_name={name}", "hydra.sweeper.n_jobs=1",
                f"hydra.sweeper.sampler.seed={seed}", "hydra.sweeper.plots=false", f"results_dir={work / 'results'}"]
@@ -43,8 +41,7 @@ def run_sweep(work: Path, name: str, overrides: list[str], trials: int, seed: in
     subprocess.run(command, cwd=work, check=True, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     sweep_dir = work / "results" / "sweeps" / name
-    storage = JournalStorage(JournalFileBackend(str(sweep_dir / "study.journal")))
-    study = optuna.load_study(study_name=name, storage=storage)
+    study = journal_study(sweep_dir / "study.journal", name)
     first = min(t.datetime_start for t in study.trials)
     finished = sorted((t.datetime_complete, t.value) for t in study.trials
                       if t.value is not None and t.state.name == "COMPLETE")

@@ -78,6 +78,7 @@ import time
 from pathlib import Path
 
 import yaml
+from journals import journal_study
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,10 +134,9 @@ def published_command(name: str, args: argparse.Namespace) -> list[str]:
 def ours_trials(sweep: Path, name: str) -> list[tuple[int, float, float]]:
     """(number, value, datetime_complete as a timestamp) of every COMPLETE trial, from the journal."""
     import optuna
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=name, storage=JournalStorage(JournalFileBackend(str(sweep / "study.journal"))))
+    study = journal_study(sweep / "study.journal", name)
     return [(t.number, t.value, t.datetime_complete.timestamp()) for t in study.trials
             if t.state == optuna.trial.TrialState.COMPLETE]
 
