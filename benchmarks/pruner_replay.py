@@ -119,7 +119,7 @@ def main() -> None:
         rows = [replay(trials, make(optuna.pruners), args.start_up, args.after_complete, args.noise)
                 for trials in sweeps]
         kept = sum(row["lost"] <= args.noise for row in rows)
-        print(f"  {name:28s} time {statistics.median(r['time'] for r in rows):.2f}  best kept in {kept} of {len(rows)}"
+        print(f"  {name:34s} time {statistics.median(r['time'] for r in rows):.2f}  best kept in {kept} of {len(rows)}"
               f"  reached it by half the unpruned time in {sum(r['reached'] <= 0.5 for r in rows)}"
               f"  pruned per sweep {[r['pruned'] for r in rows]}")
 
