@@ -43,13 +43,14 @@ class MainServer:
 
     def run(self, workdir: Path, args: list[str], timeout: float, env: dict, stdin: str | None = None,
             fault: dict | None = None, code: str | None = None, script: Path = MAIN,
-            other_project: bool = False, research_models: bool = False) -> subprocess.CompletedProcess:
+            other_project: bool = False, research_models: bool = False,
+            warnings_as_errors: bool = False) -> subprocess.CompletedProcess:
         with tempfile.TemporaryDirectory() as folder:
             files = {name: str(Path(folder) / name) for name in ("stdin", "stdout", "stderr")}
             Path(files["stdin"]).write_text(stdin or "")
             request = {"main": str(script), "args": list(args), "cwd": str(workdir), "env": env, "timeout": timeout,
                        "fault": fault, "code": code, "other_project": other_project,
-                       "research_models": research_models, **files}
+                       "research_models": research_models, "warnings_as_errors": warnings_as_errors, **files}
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
             reply = json.loads(self.process.stdout.readline())
@@ -92,11 +93,13 @@ def run_python(workdir: Path, code: str, *args: str, timeout: float = 120) -> su
     return server().run(workdir, list(args), timeout, {**os.environ, "PYTHONUNBUFFERED": "1"}, code=code)
 
 
-def run_script(workdir: Path, script: Path, *args: str, env: dict, timeout: float = 240) -> subprocess.CompletedProcess:
-    """`python script args` in workdir with environment `env`, forked from the test server as `run_main` is:
-    for the sweeper's cheap Hydra app (tests/sweep_app), which then starts with
-    Hydra, Optuna and the sweeper imported, about a second less CPU for every sweep."""
-    return server().run(workdir, list(args), timeout, env, script=script)
+def run_script(workdir: Path, script: Path, *args: str, env: dict, timeout: float = 240,
+               warnings_as_errors: bool = False) -> subprocess.CompletedProcess:
+    """`python script args` (`python -W error script args` with `warnings_as_errors`) in workdir with
+    environment `env`, forked from the test server as `run_main` is: for the Hydra apps of the sweeper's
+    tests (tests/sweep_app, tests/plugin_apps), which then start with Hydra, Optuna, the sweeper and
+    what its plots use imported, seconds less CPU for every sweep."""
+    return server().run(workdir, list(args), timeout, env, script=script, warnings_as_errors=warnings_as_errors)
 
 
 SERVE = ("import json, sys, numpy as np, tensorflow as tf; "

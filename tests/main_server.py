@@ -12,8 +12,15 @@ alone, e.g. to serve an exported model, in a process that ran nothing of the pro
 A request with `other_project` runs the main.py of a copy of the project: the child forgets the
 project's modules first and imports the copy's (see `forget_project_modules`).
 
+A request with `warnings_as_errors` runs it as `python -W error` would: any warning raised while it runs
+is an exception (as the published hydra-optuna-sweeper's tests run their apps). Warnings of the imports
+the server made before forking are not seen again: a test of those runs a fresh `python -W error`.
+
 A request with `research_models` registers the models of `tests/research_models/` in the child first
 (`model=guide_vae`, `model=gan`), as if they were files of `models/`.
+
+With `TEST_SERVER_LOG=<file>` in the tests' environment, each command appends a JSON line to the file:
+the test that ran it, its arguments, exit status, wall and CPU seconds (to see where the suite's time goes).
 
 A request may name a `fault` (see `tests/faults.py`): the child installs it before running
 `main.py`, e.g. to SIGKILL itself between two writes of a checkpoint.
@@ -28,6 +35,7 @@ import runpy
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1])  # whose main.py
@@ -44,9 +52,13 @@ def preload() -> None:
         import matplotlib.backends.backend_agg  # noqa: F401 -- the pictures every finished run draws
         import matplotlib.pyplot  # noqa: F401
         import mlflow  # noqa: F401 -- logger=mlflow
+        import optuna.importance  # noqa: F401 -- scikit-learn, for the parameter importances a sweep plots
+        import optuna.visualization  # noqa: F401 -- plotly, for a sweep's HTML plots
+        import optuna.visualization.matplotlib  # noqa: F401 -- a sweep's PNG plots
         import rich.tree  # noqa: F401 -- the config a run prints
         import tensorboard.summary  # noqa: F401 -- what tf.summary loads on a run's first record
         import tensorflow  # noqa: F401
+        import wandb  # noqa: F401 -- logger=wandb (a second of CPU to import)
 
         import hpsearch.sweeper  # noqa: F401
         import main  # noqa: F401
@@ -90,6 +102,12 @@ def become_main(request: dict, stdin: int) -> None:
         forget_project_modules()
     sys.argv = [main_path if program is None else "-c", *request["args"]]
     sys.path[0] = str(Path(main_path).parent) if program is None else ""
+    if request.get("warnings_as_errors"):  # `python -W error`; -W options also reach Python processes it starts
+        import warnings
+
+        sys.warnoptions[:] = ["error"]
+        warnings.resetwarnings()
+        warnings.simplefilter("error")
     code = 0
     try:
         if request.get("research_models"):
@@ -134,8 +152,9 @@ def forget_project_modules() -> None:
             del sys.modules[name]
 
 
-def wait(pid: int, timeout: float) -> tuple[int | None, int | None]:
-    """The child's exit status and peak resident memory in KiB (None, None if it ran past `timeout`).
+def wait(pid: int, timeout: float) -> tuple[int | None, int | None, float]:
+    """The child's exit status, peak resident memory in KiB (None, None if it ran past `timeout`) and
+    CPU seconds (its own and those of the processes it waited for).
 
     A forked child starts out resident with the server's pages, so its peak is the server's size plus
     what the command added: compare two commands' peaks, not one peak with a fresh process's.
@@ -156,8 +175,8 @@ def wait(pid: int, timeout: float) -> tuple[int | None, int | None]:
     timer.cancel()
     timer.join()  # no thread of this request is left when the next one forks
     if expired.is_set():
-        return None, None
-    return os.waitstatus_to_exitcode(status), usage.ru_maxrss
+        return None, None, usage.ru_utime + usage.ru_stime
+    return os.waitstatus_to_exitcode(status), usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def feed(pipe: int, data: bytes) -> None:
@@ -183,7 +202,14 @@ def serve() -> None:
         os.close(read_end)
         feeding = threading.Thread(target=feed, args=(write_end, Path(request["stdin"]).read_bytes()))
         feeding.start()
-        returncode, peak_rss_kib = wait(pid, request["timeout"])
+        started = time.monotonic()
+        returncode, peak_rss_kib, cpu = wait(pid, request["timeout"])
+        if os.environ.get("TEST_SERVER_LOG"):  # where the suite's time goes: a JSON line per command
+            with open(os.environ["TEST_SERVER_LOG"], "a") as log:
+                log.write(json.dumps({"test": request["env"].get("PYTEST_CURRENT_TEST"), "args": request["args"],
+                                      "code": bool(request.get("code")), "returncode": returncode,
+                                      "wall_s": round(time.monotonic() - started, 3),
+                                      "cpu_s": round(cpu, 3)}) + "\n")
         feeding.join(10)  # the child is gone, so the write has ended (unless a grandchild holds the pipe)
         print(json.dumps({"returncode": returncode, "peak_rss_kib": peak_rss_kib}), flush=True)
 

@@ -4,7 +4,9 @@ Written from the published plugin's documentation and from what its own test sui
 (examples with and without sweeps on the command line, `n_jobs`, the failure rate, the grid sampler, several
 objectives, a custom search space, the old `search_space` key, the keys of `optimization_results.yaml`), on
 apps of our own in `tests/plugin_apps/`, each run as that suite runs its apps: `python -W error app.py
---multirun ...`, a fresh interpreter in which any warning is an error. The differences the README's "Coming
+--multirun ...`, in which any warning is an error (forked from the test server, which imported Hydra,
+Optuna and the sweeper already; one example runs in a fresh interpreter, so that the imports' own
+warnings are errors too). The differences the README's "Coming
 from hydra-optuna-sweeper" lists (e.g. `range` excluding its stop value) are asserted as such.
 """
 
@@ -21,21 +23,26 @@ import pytest
 import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, run_script
 
 APPS = PROJECT_ROOT / "tests" / "plugin_apps"
 SWEEPER_CONF = PROJECT_ROOT / "conf" / "hydra" / "sweeper"
 SEARCH_PATH = f"hydra.searchpath=[file://{PROJECT_ROOT / 'conf'}]"  # the sweeper's configs; the plugin is on sys.path
 
 
-def run_app(tmp_path: Path, app: str, *overrides: str) -> tuple[subprocess.CompletedProcess, Path]:
-    """`python -W error <app> --multirun hydra.sweep.dir=<tmp>/sweep <overrides>`, in tmp_path."""
+def run_app(tmp_path: Path, app: str, *overrides: str, fresh: bool = False) -> tuple[subprocess.CompletedProcess, Path]:
+    """`python -W error <app> --multirun hydra.sweep.dir=<tmp>/sweep <overrides>`, in tmp_path: forked from
+    the test server with warnings as errors (tests/main_server.py), or with `fresh` in a new interpreter,
+    where the imports' own warnings are errors too."""
     sweep_dir = tmp_path / "sweep"
     env = {key: value for key, value in os.environ.items() if key not in ("HYDRA_FULL_ERROR", "PYTHONWARNINGS")}
     flags = [o for o in overrides if o.startswith("--")]  # --config-name=...: before the overrides
-    result = subprocess.run([sys.executable, "-W", "error", str(APPS / app), *flags, "--multirun",
-                             f"hydra.sweep.dir={sweep_dir}", SEARCH_PATH, *(o for o in overrides if o not in flags)],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    args = [*flags, "--multirun", f"hydra.sweep.dir={sweep_dir}", SEARCH_PATH,
+            *(o for o in overrides if o not in flags)]
+    if not fresh:
+        return run_script(tmp_path, APPS / app, *args, env=env, timeout=180, warnings_as_errors=True), sweep_dir
+    result = subprocess.run([sys.executable, "-W", "error", str(APPS / app), *args], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=180)
     return result, sweep_dir
 
 
@@ -65,7 +72,8 @@ def test_a_sweep_writes_the_published_results_and_its_plots_without_a_warning(tm
     """The published `test_optuna_example`: a seeded TPE search, with or without sweeps on the command line,
     `~key` deleting a config key; `python -W error` with the end-of-sweep plots on (the default)."""
     extra = ["x=choice(0, 1, 2)", "y=-2"] if with_command_line else []
-    output = succeeded(run_app(tmp_path, "paraboloid.py", "hydra.job.chdir=True", "~unused", *extra)[0])
+    output = succeeded(run_app(tmp_path, "paraboloid.py", "hydra.job.chdir=True", "~unused", *extra,
+                               fresh=not with_command_line)[0])
     sweep_dir = tmp_path / "sweep"
     study, results = load_study(sweep_dir), results_of(sweep_dir)
     assert results["name"] == "optuna" and study.study_name == "bowl" and len(study.trials) == 12
