@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project, for hpsearch.study
 
 
 def journal_study(journal: str | Path, name: str | None = None):
     """The Optuna study stored in a sweep's journal file: `name`, or the file's only study."""
     import optuna
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    storage = JournalStorage(JournalFileBackend(str(journal)))
+    from hpsearch.study import open_storage
+
+    storage = open_storage(str(journal))
     return optuna.load_study(study_name=name or optuna.get_all_study_names(storage)[0], storage=storage)

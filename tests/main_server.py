@@ -174,9 +174,10 @@ def wait(pid: int, timeout: float) -> tuple[int | None, int | None, float]:
     _, status, usage = os.wait4(pid, 0)
     timer.cancel()
     timer.join()  # no thread of this request is left when the next one forks
+    cpu = usage.ru_utime + usage.ru_stime
     if expired.is_set():
-        return None, None, usage.ru_utime + usage.ru_stime
-    return os.waitstatus_to_exitcode(status), usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+        return None, None, cpu
+    return os.waitstatus_to_exitcode(status), usage.ru_maxrss, cpu
 
 
 def feed(pipe: int, data: bytes) -> None:

@@ -57,9 +57,9 @@ def results_of(sweep_dir: Path) -> dict:
 
 
 def load_study(sweep_dir: Path) -> optuna.Study:
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
+    from hpsearch.study import open_storage
 
-    storage = JournalStorage(JournalFileBackend(str(sweep_dir / "study.journal")))
+    storage = open_storage(str(sweep_dir / "study.journal"))
     return optuna.load_study(study_name=optuna.get_all_study_names(storage)[0], storage=storage)
 
 
